@@ -1,0 +1,48 @@
+# The course's two commands (see README.md):
+#   make lab    set everything up, then open the course in JupyterLab
+#   make test   set everything up, then run every test (notebooks included)
+# Both create .venv from the pinned requirements on first use; nothing else is needed
+# but Python 3.11 and make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Tests: 2 workers (one per core), 1 torch thread each, notebooks in smoke mode.
+TEST_ENV := RNNLIB_SMOKE=1 RNNLIB_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+WORKERS ?= 2
+
+.PHONY: lab test venv results data bench lint clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt constraints.txt pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), f"Python 3.11 or newer is needed, {sys.version.split()[0]} found: set PYTHON=python3.11"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	# Register this environment's Python as the "python3" kernel, so notebooks never
+	# run under another interpreter.
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rnn course)" >/dev/null
+	touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/00-welcome.ipynb
+
+test: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# Learner-mode run of every training notebook; figures, wall time and peak memory go to results/.
+results: $(STAMP)
+	$(BIN)/python scripts/run_results.py
+
+# Re-create data/ from the named package versions (needs the network, never needed to learn).
+data: $(STAMP)
+	$(BIN)/python scripts/make_data.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

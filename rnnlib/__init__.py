@@ -1,0 +1,19 @@
+"""rnnlib: the support package of the RNN course.
+
+Each module is one idea, introduced in the open by a notebook first:
+
+- ``rnnlib.course``  (00) set-up of a notebook (seed, device, threads, smoke mode) and ``report``
+- ``rnnlib.data``    (01) the shipped datasets, vocabularies, padding/packing, synthetic tasks
+- ``rnnlib.checks``  self-checks for the exercises, with messages that say what is wrong
+- ``rnnlib.plots``   the course's figures
+- ``rnnlib.reference`` (02) NumPy forward/backward through time and a gradient checker
+- ``rnnlib.scratch`` (02, 04, 05) RNN, LSTM and GRU from the equations, drop-in for torch.nn
+- ``rnnlib.train``   the course's training loop (CPU, CUDA, MPS; checkpoints; DDP)
+
+Ask any of them for help: ``help(rnnlib.data)``, ``rnnlib.data.load_sentiment?``.
+"""
+
+from rnnlib.course import report, setup
+
+__version__ = "0.1.0"
+__all__ = ["setup", "report", "__version__"]
