@@ -21,7 +21,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
-	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	# Register this environment's Python as the "python3" kernel, so notebooks never
 	# run under another interpreter.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rnn course)" >/dev/null

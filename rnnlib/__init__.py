@@ -13,7 +13,17 @@ Each module is one idea, introduced in the open by a notebook first:
 Ask any of them for help: ``help(rnnlib.data)``, ``rnnlib.data.load_sentiment?``.
 """
 
+import importlib
+
 from rnnlib.course import report, setup
 
 __version__ = "0.1.0"
 __all__ = ["setup", "report", "__version__"]
+_MODULES = ("course", "data", "checks", "plots", "reference", "scratch", "train")
+
+
+def __getattr__(name: str):
+    """Import a module on first use, so ``rnnlib.data.load_shakespeare()`` just works."""
+    if name in _MODULES:
+        return importlib.import_module(f"rnnlib.{name}")
+    raise AttributeError(f"module 'rnnlib' has no attribute {name!r}")

@@ -220,13 +220,14 @@ def char_tokenize(text: str) -> list[str]:
     return list(text)
 
 
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[^\sa-z0-9]")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|''|[^\sa-z0-9]")
 
 
 def word_tokenize(text: str) -> list[str]:
     """Lower-cased words, with punctuation marks as tokens of their own.
 
-    ``"It's not bad!"`` -> ``["it's", 'not', 'bad', '!']``.
+    ``"It's not bad!"`` -> ``["it's", 'not', 'bad', '!']``. Two apostrophes (``''``, how
+    the sentiment data writes a quotation mark) are one token.
     """
     return _WORD.findall(text.lower())
 

@@ -1,0 +1,119 @@
+"""The notebook contract (CONTRIBUTING.md): checked on the stored notebooks, no kernel needed."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from conftest import ROOT
+from notebook_harness import code_hash, notebooks, text_outputs
+
+NOTEBOOKS = notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+MACHINE_PATH = re.compile(r"(/home/|/Users/|/root/|/tmp/|/work/|/private/var/|[A-Z]:\\\\|site-packages)")
+
+
+@pytest.fixture(params=NOTEBOOKS, ids=IDS)
+def nb(request):
+    return request.param.stem, nbformat.read(request.param, as_version=4)
+
+
+def code_cells(notebook):
+    return [c for c in notebook.cells if c.cell_type == "code"]
+
+
+def test_there_are_notebooks():
+    assert [p.stem[:2] for p in NOTEBOOKS][:2] == ["00", "01"]
+
+
+def test_first_code_cell_is_literal_parameters(nb):
+    name, notebook = nb
+    first = code_cells(notebook)[0]
+    assert "parameters" in first.metadata.get("tags", []), f"{name}: tag the first code cell 'parameters'"
+    names = set()
+    for statement in ast.parse(first.source).body:
+        assert isinstance(statement, ast.Assign), f"{name}: parameters cell holds assignments only"
+        ast.literal_eval(statement.value)  # raises unless a literal
+        names |= {t.id for t in statement.targets}
+    assert {"SMOKE", "SEED", "DEVICE"} <= names, f"{name}: parameters {names}"
+    assert re.search(r"^SMOKE = False\b", first.source, re.M), "learner mode is the default"
+
+
+def test_setup_is_called_right_after_parameters(nb):
+    name, notebook = nb
+    second = code_cells(notebook)[1]
+    assert f'rnnlib.setup("{name}"' in second.source and "smoke=SMOKE" in second.source
+
+
+def test_kernelspec_is_python3(nb):
+    name, notebook = nb
+    assert notebook.metadata.kernelspec.name == "python3", name
+
+
+def test_no_error_outputs_stored(nb):
+    name, notebook = nb
+    errors = [c.source[:60] for c in code_cells(notebook)
+              if any(o.output_type == "error" for o in c.outputs)]
+    assert not errors, f"{name}: error outputs stored in cells {errors}"
+
+
+def test_no_machine_paths_in_outputs(nb):
+    name, notebook = nb
+    for cell in code_cells(notebook):
+        text = text_outputs(cell)
+        match = MACHINE_PATH.search(text)
+        assert not match, f"{name}: a machine path in the output of {cell.source[:50]!r}: {match[0]}"
+
+
+def test_outputs_are_fresh(nb):
+    name, notebook = nb
+    counts = [c.execution_count for c in code_cells(notebook)]
+    assert counts == list(range(1, len(counts) + 1)), \
+        f"{name}: not executed top to bottom in one fresh kernel (counts {counts})"
+    stored = notebook.metadata.get("rnnlib", {}).get("code_sha256")
+    assert stored == code_hash(notebook), (
+        f"{name}: code cells changed since the outputs were stored; run "
+        f"`python scripts/refresh_outputs.py notebooks/{name}.ipynb`")
+
+
+def test_objectives_at_top_recap_at_bottom(nb):
+    name, notebook = nb
+    first, last = notebook.cells[0], notebook.cells[-1]
+    assert first.cell_type == "markdown" and "In this notebook you will" in first.source, name
+    assert re.search(r"\d+\s*(-|–)?\s*\d*\s*minutes", first.source), f"{name}: say the time"
+    assert last.cell_type == "markdown" and re.search(r"where next", last.source, re.I), name
+    assert re.search(r"recap", last.source, re.I), name
+
+
+def test_exercises_have_stub_solution_and_check(nb):
+    name, notebook = nb
+    cells = notebook.cells
+    exercises = [i for i, c in enumerate(cells) if "exercise" in c.metadata.get("tags", [])]
+    assert 2 <= len(exercises) <= 4, f"{name}: {len(exercises)} exercises, want 2-4"
+    for i in exercises:
+        assert re.search(r"^### Exercise \d+", cells[i - 1].source, re.M), f"{name}: title before exercise {i}"
+        assert "<summary>Hint</summary>" in cells[i - 1].source, f"{name}: hint for exercise {i}"
+        solution, check = cells[i + 1], cells[i + 2]
+        assert "solution" in solution.metadata.get("tags", []), f"{name}: solution after exercise {i}"
+        assert solution.metadata.get("jupyter", {}).get("source_hidden") is True, \
+            f"{name}: solutions start collapsed"
+        assert "check" in check.metadata.get("tags", []) and "checks." in check.source, \
+            f"{name}: a self-check after the solution of exercise {i}"
+
+
+def test_training_notebooks_end_with_a_report(nb):
+    name, notebook = nb
+    from test_notebooks import REPORTED
+
+    if name in REPORTED:
+        assert any("rnnlib.report(" in c.source for c in code_cells(notebook)), name
+
+
+def test_ruff_passes_on_code_and_notebooks():
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
