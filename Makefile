@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 TEST_ENV := RNNLIB_SMOKE=1 RNNLIB_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 WORKERS ?= 2
 
-.PHONY: lab test venv results data bench lint clean
+.PHONY: lab test venv results data student lint clean
 
 venv: $(STAMP)
 
@@ -39,6 +39,10 @@ lint: $(STAMP)
 # Learner-mode run of every training notebook; figures, wall time and peak memory go to results/.
 results: $(STAMP)
 	$(BIN)/python scripts/run_results.py
+
+# Students' copies of the notebooks (solutions removed, self-checks kept) in student/.
+student: $(STAMP)
+	$(BIN)/python scripts/make_student.py
 
 # Re-create data/ from the named package versions (needs the network, never needed to learn).
 data: $(STAMP)

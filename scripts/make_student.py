@@ -1,0 +1,45 @@
+"""`make student`: the learners' copies of the notebooks, without the worked solutions.
+
+    python scripts/make_student.py            # writes student/NN-topic.ipynb for every notebook
+
+From the same source notebooks (nothing is maintained twice): every cell tagged ``solution``
+is dropped, outputs are cleared, and the exercise stubs and self-checks stay. In a student copy
+each self-check therefore runs on the untouched stub and says what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from notebook_harness import notebooks  # noqa: E402
+
+
+def student_copy(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` without solution cells and without outputs."""
+    copy = nbformat.from_dict(nb)
+    copy.cells = [c for c in copy.cells if "solution" not in c.metadata.get("tags", [])]
+    for cell in copy.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    copy.metadata.pop("rnnlib", None)  # the stored-output hash belongs to the source
+    return copy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "student", help="output folder")
+    args = parser.parse_args()
+    args.out.mkdir(exist_ok=True)
+    for path in notebooks():
+        nbformat.write(student_copy(nbformat.read(path, as_version=4)), args.out / path.name)
+        print(f"wrote {args.out.name}/{path.name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Student copies (`make student`): solutions gone, and every self-check says what to do."""
+
+import sys
+
+import nbformat
+import pytest
+from conftest import ROOT
+from notebook_harness import notebooks, run_allowing_errors
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from make_student import student_copy  # noqa: E402
+
+NOTEBOOKS = notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+
+
+def tagged(nb, tag):
+    return [c for c in nb.cells if tag in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_source_self_checks_pass_on_the_solutions(path):
+    nb = nbformat.read(path, as_version=4)
+    for cell in tagged(nb, "check"):
+        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        assert text.startswith("\N{CHECK MARK}"), f"{path.stem}: {cell.source!r} printed {text!r}"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_student_copy_self_checks_fail_helpfully_on_the_stubs(path, tmp_path):
+    source = nbformat.read(path, as_version=4)
+    student = student_copy(source)
+    assert not tagged(student, "solution")
+    assert len(tagged(student, "exercise")) == len(tagged(source, "exercise"))
+    run_allowing_errors(student, cwd=path.parent)
+    for cell in tagged(student, "check"):
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert errors, f"{path.stem}: {cell.source!r} passed on the untouched stub"
+        assert errors[0].ename == "CheckFailed", f"{path.stem}: {errors[0].ename}: {errors[0].evalue}"
+        assert len(errors[0].evalue) > 40, f"not a helpful message: {errors[0].evalue!r}"
