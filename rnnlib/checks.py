@@ -982,3 +982,661 @@ def charlm_detach_state(fn) -> None:
            "detach_state changed the state it was given (detach_() works in place): return new "
            "detached tensors with .detach() and leave the original alone")
     passed("detach_state cuts every tensor loose from the graph, values and structure kept")
+
+
+# ---- 03 gradients
+
+def _grad03_step_problem(seed: int = 0):
+    """A tanh step in float64: (h_t, W_hh) with h_t = tanh(a), large enough that tanh bends."""
+    g = torch.Generator().manual_seed(seed)
+    H = 5
+    W_hh = torch.randn(H, H, generator=g, dtype=torch.float64)
+    h_t = torch.tanh(1.5 * torch.randn(H, generator=g, dtype=torch.float64))
+    return h_t, W_hh
+
+
+def step_jacobian(fn) -> None:
+    """Exercise 03.1: ``fn(h_t, W_hh)`` -> ∂h_t/∂h_{t-1} = diag(1 - h_t²) W_hh, (H, H)."""
+    expect_answered(fn, "step_jacobian")
+    h_t, W_hh = _grad03_step_problem()
+    H = h_t.shape[0]
+    got = fn(h_t.clone(), W_hh.clone())
+    expect_answered(got, "step_jacobian(h_t, W_hh)")
+    expect(isinstance(got, torch.Tensor), f"step_jacobian should return a torch.Tensor, got "
+                                          f"{type(got).__name__}")
+    if tuple(got.shape) == (H,):
+        raise CheckFailed(f"step_jacobian returned a vector of shape ({H},): the Jacobian is a "
+                          f"matrix, (H, H). Put the slopes 1 - h_t**2 on a diagonal with "
+                          f"torch.diag(...) and multiply by W_hh")
+    expect_shape(got, (H, H), "step_jacobian(h_t, W_hh)")
+    got = got.to(torch.float64)
+    slope = 1 - h_t**2
+    right = torch.diag(slope) @ W_hh
+    mistakes = [
+        (W_hh, "that is W_hh alone: the slope of tanh is missing. Multiply by diag(1 - h_t**2)"),
+        (W_hh @ torch.diag(slope), "the diagonal is on the wrong side: W_hh @ diag(1 - h**2) "
+         "scales the columns. Row i of the Jacobian is unit i's slope times row i of W_hh: "
+         "diag(1 - h_t**2) @ W_hh"),
+        (right.T, "that is the transpose: ∂h_t/∂h_{t-1} has one row per unit of h_t, "
+         "diag(1 - h_t**2) @ W_hh (backpropagation multiplies by its transpose)"),
+        (torch.diag(1 - torch.tanh(h_t) ** 2) @ W_hh, "tanh was applied twice: h_t is already "
+         "tanh(a_t), so tanh'(a_t) = 1 - h_t**2, not 1 - tanh(h_t)**2"),
+        (torch.diag(1 - h_t) @ W_hh, "the slope should be 1 - h_t**2 (tanh' = 1 - tanh²), "
+         "not 1 - h_t"),
+        (torch.diag(h_t**2) @ W_hh, "the slope of tanh is 1 - h_t**2, not h_t**2"),
+    ]
+    if not torch.allclose(got, right, atol=1e-6, rtol=1e-5):
+        for wrong, message in mistakes:
+            if torch.allclose(got, wrong, atol=1e-6, rtol=1e-5):
+                raise CheckFailed(message)
+    expect_close(got, right, "step_jacobian(h_t, W_hh)", atol=1e-6, rtol=1e-5)
+    # and it must be the same as autograd's Jacobian of one tanh step
+    x_part = torch.randn(H, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    h_prev = torch.randn(H, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    h_new = torch.tanh(x_part + W_hh @ h_prev)
+    auto = torch.autograd.functional.jacobian(lambda h: torch.tanh(x_part + W_hh @ h), h_prev)
+    expect_close(fn(h_new, W_hh).to(torch.float64), auto, "step_jacobian on a second step "
+                 "(compared with torch.autograd.functional.jacobian)", atol=1e-6, rtol=1e-5)
+    passed("diag(1 - h_t²) W_hh: equal to autograd's Jacobian of one tanh step")
+
+
+def _grad03_matrix() -> torch.Tensor:
+    """A non-normal 4x4 matrix: spectral radius 0.92 (complex pair 0.2 ± 0.9i), σ_max ≈ 3.08."""
+    W = torch.zeros(4, 4, dtype=torch.float64)
+    W[:2, :2] = torch.tensor([[0.5, 3.0], [0.0, 0.5]], dtype=torch.float64)
+    W[2:, 2:] = torch.tensor([[0.2, -0.9], [0.9, 0.2]], dtype=torch.float64)
+    return W
+
+
+def radius_and_norm(fn) -> None:
+    """Exercise 03.2: ``fn(W)`` -> (spectral radius, largest singular value) as floats."""
+    expect_answered(fn, "radius_and_norm")
+    W = _grad03_matrix()
+    got = fn(W.clone())
+    expect_answered(got, "radius_and_norm(W)")
+    expect(isinstance(got, tuple | list) and len(got) == 2,
+           f"radius_and_norm should return two numbers (radius, sigma_max), got {got!r}")
+    try:
+        radius, sigma = (float(v) for v in got)
+    except (TypeError, ValueError, RuntimeError):
+        raise CheckFailed(f"radius_and_norm should return two numbers, got {got!r}: use "
+                          f"float(...) on each 0-d tensor") from None
+    right_radius = float(torch.linalg.eigvals(W).abs().max())
+    right_sigma = float(torch.linalg.svdvals(W)[0])
+
+    def close(a: float, b: float) -> bool:
+        return abs(a - b) <= 1e-6 + 1e-5 * abs(b)
+
+    if close(radius, right_sigma) and close(sigma, right_radius):
+        raise CheckFailed("the two numbers are swapped: return (spectral radius, sigma_max)")
+    if not close(radius, right_radius):
+        if close(radius, float(torch.linalg.eigvals(W).real.max())):
+            raise CheckFailed(f"radius is {radius:.4g}: the largest *real part* of the "
+                              f"eigenvalues. Eigenvalues can be complex (this matrix has "
+                              f"0.2 ± 0.9i): take their modulus, .abs(), before the max")
+        if close(radius, right_sigma):
+            raise CheckFailed("radius equals the largest singular value; for this matrix the "
+                              "spectral radius, max |eigenvalue|, is smaller: use "
+                              "torch.linalg.eigvals(W).abs().max()")
+        raise CheckFailed(f"radius is {radius:.4g}, expected {right_radius:.4g}: the largest "
+                          f"modulus of the eigenvalues, torch.linalg.eigvals(W).abs().max() "
+                          f"(eigvalsh is only for symmetric matrices)")
+    if not close(sigma, right_sigma):
+        hints = [(float(torch.linalg.matrix_norm(W)), "that is the Frobenius norm (the square "
+                  "root of the sum of all squared entries); the largest singular value is "
+                  "torch.linalg.svdvals(W)[0] or matrix_norm(W, ord=2)"),
+                 (float(W.abs().max()), "that is the largest entry of W, not its largest "
+                  "singular value: torch.linalg.svdvals(W)[0]"),
+                 (float(torch.linalg.svdvals(W)[-1]), "that is the smallest singular value: "
+                  "svdvals returns them largest first, so take [0]")]
+        for value, message in hints:
+            if close(sigma, value):
+                raise CheckFailed(f"sigma_max is {sigma:.4g}: {message}")
+        raise CheckFailed(f"sigma_max is {sigma:.4g}, expected {right_sigma:.4g}: "
+                          f"torch.linalg.svdvals(W)[0]")
+    passed(f"spectral radius {right_radius:.3g} ≤ σ_max {right_sigma:.3g}: for this non-normal "
+           f"W one step can stretch by {right_sigma:.2f}, yet W^k still shrinks as "
+           f"{right_radius:.2f}^k")
+
+
+def _grad03_grads(scale: float, seed: int = 0) -> list:
+    g = torch.Generator().manual_seed(seed)
+    shapes = [(4, 3), (4,), (2, 4)]
+    grads = [torch.randn(*s, generator=g) for s in shapes]
+    total = torch.sqrt(sum((t**2).sum() for t in grads))
+    return [t * (scale / total) for t in grads]
+
+
+def _grad03_torch_clip(grads: list, max_norm: float) -> list:
+    params = [torch.zeros_like(t, requires_grad=True) for t in grads]
+    for p, t in zip(params, grads, strict=True):
+        p.grad = t.clone()
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return [p.grad for p in params]
+
+
+def clip_global_norm(fn) -> None:
+    """Exercise 03.3: ``fn(grads, max_norm)`` -> the gradients clipped by their global norm."""
+    expect_answered(fn, "clip_global_norm")
+    for total, max_norm in [(5.0, 1.0), (0.5, 1.0), (3.0, 2.0)]:
+        grads = _grad03_grads(total)
+        originals = [t.clone() for t in grads]
+        got = fn(grads, max_norm)
+        case = f"for gradients of total norm {total} and max_norm {max_norm}"
+        if got is None and total > max_norm:
+            raise CheckFailed("clip_global_norm returned None: return the list of clipped "
+                              "tensors (e.g. [g * scale for g in grads])")
+        expect_answered(got, "clip_global_norm(grads, max_norm)")
+        expect(isinstance(got, list | tuple) and len(got) == len(grads),
+               f"clip_global_norm should return a list of {len(grads)} tensors, one per "
+               f"gradient, got {type(got).__name__}"
+               + (f" of length {len(got)}" if isinstance(got, list | tuple) else ""))
+        right = _grad03_torch_clip(originals, max_norm)
+        ok = all(isinstance(a, torch.Tensor) and a.shape == b.shape
+                 and torch.allclose(a.float(), b, atol=1e-6, rtol=1e-4)
+                 for a, b in zip(got, right, strict=True))
+        if ok:
+            continue
+        got_total = float(torch.sqrt(sum((torch.as_tensor(a).float() ** 2).sum() for a in got)))
+        per_tensor = [t * min(1.0, max_norm / float(t.norm())) for t in originals]
+        if all(torch.allclose(torch.as_tensor(a).float(), b, atol=1e-6)
+               for a, b in zip(got, per_tensor, strict=True)):
+            raise CheckFailed(f"each tensor was clipped by its own norm {case}. Global-norm "
+                              f"clipping uses ONE factor for all: min(1, max_norm / total), "
+                              f"with total the norm of all gradients together")
+        if total < max_norm and abs(got_total - max_norm) < 1e-4:
+            raise CheckFailed(f"{case} nothing should change (the norm is already below the "
+                              f"threshold), but the result was scaled up to max_norm: use the "
+                              f"factor min(1, max_norm / total)")
+        if all(torch.allclose(torch.as_tensor(a).float(), b.clamp(-max_norm, max_norm))
+               for a, b in zip(got, originals, strict=True)):
+            raise CheckFailed("that clips each entry to [-max_norm, max_norm] (clipping by "
+                              "value); clipping by norm scales the whole gradient: g * "
+                              "min(1, max_norm / total)")
+        raise CheckFailed(f"{case} the clipped gradients should have total norm "
+                          f"{min(total, max_norm):g} and point in the same direction as "
+                          f"before; got total norm {got_total:.4g}. Compute total = sqrt(sum of "
+                          f"(g**2).sum()), then multiply every g by min(1, max_norm / total)")
+    passed("global-norm clipping equals torch.nn.utils.clip_grad_norm_ (above and below the "
+           "threshold)")
+
+
+# ---- 07 sentiment
+
+def _close07(a, b, atol: float = 1e-5) -> bool:
+    """True when two tensors (any float dtype) agree within float32 tolerance."""
+    try:
+        return torch.allclose(torch.as_tensor(a).double(), torch.as_tensor(b).double(),
+                              atol=atol, rtol=1e-4)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+
+
+def majority_accuracy(fn) -> None:
+    """Exercise 07.1: ``fn(train_labels, test_labels)`` -> test accuracy of always answering the
+    most common class of the *training* labels."""
+    import numpy as np
+
+    expect_answered(fn, "majority_accuracy")
+    train = np.array([1] * 6 + [0] * 4)        # training: 60% positive -> always answer 1
+    test = np.array([1] * 9 + [0] * 11)        # test: 45% positive
+    right = 0.45
+    try:
+        got = fn(train, test)
+    except Exception as error:
+        raise CheckFailed(f"majority_accuracy(train_labels, test_labels) raised "
+                          f"{type(error).__name__}: {error}. It gets two NumPy arrays of 0/1 "
+                          "labels") from error
+    expect_answered(got, "majority_accuracy(train_labels, test_labels)")
+    try:
+        got = float(got)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"majority_accuracy should return one number (the accuracy), got "
+                          f"{type(got).__name__}") from None
+    if got == 1.0 and right != 1.0:
+        raise CheckFailed("it returned 1: is that the majority class itself? Return the "
+                          "accuracy of always predicting it on the test labels, a fraction")
+    if abs(got - 0.55) < 1e-9:
+        raise CheckFailed("it returned 0.55: the majority class was taken from the TEST labels "
+                          "(there 0 is the most common). A baseline may only learn from the "
+                          "training split: pick the class from train_labels, score it on "
+                          "test_labels")
+    if abs(got - 0.6) < 1e-9:
+        raise CheckFailed("it returned 0.6: that is the share of the majority class in the "
+                          "training labels. Score the prediction on the test labels instead")
+    if abs(got - 9) < 1e-9:
+        raise CheckFailed("it returned 9, a count: divide by the number of test sentences to "
+                          "get a fraction")
+    expect(abs(got - right) < 1e-9,
+           f"for training labels 60% positive and test labels 45% positive the majority class "
+           f"is 1 and its test accuracy is {right}, got {got:.4g}")
+    passed("always answering the training majority class: the score any model must beat")
+
+
+def packed_logit(fn) -> None:
+    """Exercise 07.2: ``fn(embedding, lstm, head, padded, lengths)`` -> (B,) logits from the
+    h_n of a packed batch."""
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    expect_answered(fn, "sentence_logit")
+    torch.manual_seed(0)
+    embedding = nn.Embedding(20, 6, padding_idx=0)
+    lstm = nn.LSTM(6, 5, batch_first=True)
+    head = nn.Linear(5, 1)
+    lengths = torch.tensor([4, 2, 5])                       # not sorted, on purpose
+    padded = torch.randint(2, 20, (3, 5))
+    padded[torch.arange(5)[None, :] >= lengths[:, None]] = 0
+    x = embedding(padded)
+    with torch.no_grad():
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, (h_n, c_n) = lstm(packed)
+        right = head(h_n[-1]).squeeze(-1)
+        _, (h_pad, _) = lstm(x)
+        padded_answer = head(h_pad[-1]).squeeze(-1)
+        from_c = head(c_n[-1]).squeeze(-1)
+    try:
+        with torch.no_grad():
+            got = fn(embedding, lstm, head, padded, lengths)
+    except Exception as error:
+        hint = (" The lengths [4, 2, 5] are not sorted: pack with data.pack(x, lengths), which "
+                "passes enforce_sorted=False." if "sorted" in str(error) else
+                " Embed the ids, pack with data.pack(x, lengths), run the LSTM, and give "
+                "h_n[-1] to the head.")
+        raise CheckFailed(f"sentence_logit raised {type(error).__name__}: {error}.{hint}") \
+            from error
+    expect_answered(got, "sentence_logit(embedding, lstm, head, padded, lengths)")
+    expect(isinstance(got, torch.Tensor), f"sentence_logit should return a tensor, got "
+                                          f"{type(got).__name__}")
+    if tuple(got.shape) == (3, 1):
+        raise CheckFailed("the logits have shape (3, 1): squeeze the last axis, .squeeze(-1), "
+                          "so that they match the labels' shape (B,) as BCEWithLogitsLoss "
+                          "needs")
+    expect_shape(got, (3,), "sentence_logit(...) for a batch of 3 sentences")
+    got = got.detach().float()
+    if _close07(got, torch.sigmoid(right)):
+        raise CheckFailed("these are probabilities (after a sigmoid): return the logit, the "
+                          "head's output itself. BCEWithLogitsLoss applies the sigmoid inside")
+    if _close07(got, padded_answer):
+        raise CheckFailed("the LSTM ran over the padding: only the longest sentence (length 5) "
+                          "comes out right. Pack the embedded batch with data.pack(x, lengths) "
+                          "before the LSTM")
+    if _close07(got, from_c):
+        raise CheckFailed("that is the head applied to the cell state c_n: use the hidden "
+                          "state, nn.LSTM returns output, (h_n, c_n)")
+    if _close07(got[2], right[2]) and not _close07(got, right):
+        raise CheckFailed("only the longest sentence (length 5) is right: the shorter ones were "
+                          "read past their last word (at step T - 1 of the padded output?). "
+                          "Use h_n of the packed batch: it holds each sentence's state at its "
+                          "own last word")
+    expect_close(got, right, "sentence_logit(...)")
+    passed("one logit per sentence, from the state after its last real word")
+
+
+def logit_accuracy(fn) -> None:
+    """Exercise 07.3: ``fn(logits, labels)`` -> the fraction of sentences where
+    ``logit > 0`` agrees with the 0/1 label."""
+    expect_answered(fn, "logit_accuracy")
+    logits = torch.tensor([2.0, -1.0, 0.3, -0.2, 1.5, -3.0, 0.2, -0.4, 0.4, -2.5])
+    labels = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0])
+    right = 0.7
+    results = []
+    for y in (labels, labels.long()):
+        try:
+            got = fn(logits.clone(), y.clone())
+        except Exception as error:
+            raise CheckFailed(f"logit_accuracy raised {type(error).__name__} on labels of dtype "
+                              f"{y.dtype}: {error}. Compare (logits > 0) with (labels == 1) "
+                              "and take the mean of a float tensor") from error
+        expect_answered(got, "logit_accuracy(logits, labels)")
+        try:
+            results.append(float(got))
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailed(f"logit_accuracy should return one number, got "
+                              f"{type(got).__name__}"
+                              + (f" of shape {tuple(got.shape)}" if hasattr(got, "shape")
+                                 else "") + ": take the .mean()") from None
+    got = results[0]
+    if abs(got - 0.6) < 1e-6:
+        raise CheckFailed("it returned 0.6: was the threshold 0.5? That is the threshold for "
+                          "probabilities. A logit z > 0 exactly when sigmoid(z) > 0.5, so for "
+                          "logits the threshold is 0")
+    if abs(got - 0.4) < 1e-6:
+        raise CheckFailed("it returned 0.4, the share of positive labels: every sentence was "
+                          "predicted positive. Did you apply a sigmoid and then compare with 0? "
+                          "Compare the logits with 0, or the probabilities with 0.5")
+    if abs(got - 7) < 1e-6:
+        raise CheckFailed("it returned 7, a count: divide by the number of sentences (or take "
+                          "the mean of a float tensor)")
+    if abs(got - 0.3) < 1e-6:
+        raise CheckFailed("it returned 0.3: that is the error rate, the fraction that is "
+                          "WRONG. Accuracy is the fraction of predictions equal to the label")
+    expect(abs(got - right) < 1e-6, f"for these 10 logits and labels the accuracy is {right}, "
+                                    f"got {got:.4g}")
+    expect(abs(results[1] - right) < 1e-6,
+           f"with float labels it gives {right}, but with integer labels {results[1]:.4g}: "
+           "compare with (labels == 1) or convert labels to float first")
+    passed("accuracy from logits: positive exactly when the logit is above 0")
+
+
+# ---- 09 beyond
+
+def _windows09_reference(series: torch.Tensor, window: int, horizon: int):
+    n = len(series) - window - horizon + 1
+    X = torch.stack([series[i:i + window] for i in range(n)])
+    return X[..., None], series[window - 1 + horizon:]
+
+
+def _windows09_call(fn, series, window: int, horizon: int):
+    """Call the learner's make_windows and return (X, y) as tensors, or fail helpfully."""
+    try:
+        got = fn(series.clone(), window, horizon)
+    except Exception as error:
+        raise CheckFailed(f"make_windows(torch.arange({len(series)}.), window={window}, "
+                          f"horizon={horizon}) raised {type(error).__name__}: {error}") from error
+    expect_answered(got, "make_windows(series, window, horizon)")
+    if not isinstance(got, tuple | list) or len(got) != 2:
+        raise CheckFailed("make_windows should return two things, X and y: "
+                          "`return X, y`")
+    X, y = got
+    expect_answered(X, "X")
+    expect_answered(y, "y")
+    X, y = torch.as_tensor(X), torch.as_tensor(y)
+    return X, y
+
+
+def make_windows(fn) -> None:
+    """Exercise 09.1: ``fn(series, window, horizon)`` -> X (N, window, 1), y (N,)."""
+    expect_answered(fn, "make_windows")
+    for length, window, horizon in ((20, 5, 3), (12, 4, 1)):
+        series = torch.arange(float(length))      # every value is its own index
+        right_X, right_y = _windows09_reference(series, window, horizon)
+        n = len(right_y)
+        X, y = _windows09_call(fn, series, window, horizon)
+        where = f"for a series of length {length}, window={window}, horizon={horizon}"
+        if X.dim() == 2 and X.shape == (n, window):
+            raise CheckFailed(f"X has shape {tuple(X.shape)}: add the feature axis, "
+                              f"X[..., None], to get (N, window, 1) = {(n, window, 1)}. An RNN "
+                              "with batch_first=True wants (B, T, F), even for one feature.")
+        if X.dim() == 3 and X.shape[1:] == (window, 1) and X.shape[0] == n - 1:
+            raise CheckFailed(f"{where} there are N = {n} windows but X has {X.shape[0]}: "
+                              "the last window is missing. N = len(series) - window - horizon "
+                              "+ 1 (the last target is the series' last value)")
+        expect(X.dim() == 3 and X.shape[1:] == (window, 1),
+               f"{where} X should have shape (N, window, 1) = {(n, window, 1)}, got "
+               f"{tuple(X.shape)}")
+        expect(X.shape[0] == n, f"{where} there are N = {n} windows (len(series) - window - "
+                                f"horizon + 1), but X has {X.shape[0]}")
+        expect(torch.equal(X.float(), right_X), f"{where} X[i, :, 0] should be "
+               f"series[i : i + window]; for i = 0 that is {right_X[0, :, 0].tolist()}, "
+               f"got {X[0, :, 0].tolist()}")
+        expect(y.dim() == 1 and len(y) == n, f"{where} y should have shape ({n},), one target "
+                                             f"per window, got {tuple(y.shape)}")
+        first = float(y[0])
+        if first == window - 1:
+            raise CheckFailed("y[i] is the last value inside window i: the model would be "
+                              "asked for what it can already see. The target is `horizon` "
+                              "steps after it: series[i + window - 1 + horizon]")
+        if first == window - 2 + horizon:
+            raise CheckFailed(f"off by one: {where} the first target should be series"
+                              f"[{window - 1 + horizon}] (window - 1 + horizon), got series"
+                              f"[{first:.0f}]. With horizon = 1 the target is the value right "
+                              "after the window")
+        if first == window + horizon:
+            raise CheckFailed(f"off by one: {where} the first target should be series"
+                              f"[{window - 1 + horizon}] (window - 1 + horizon), got series"
+                              f"[{first:.0f}]: one step too far ahead")
+        expect(torch.equal(y.float(), right_y), f"{where} y should be {right_y.tolist()}, "
+                                                f"got {y.tolist()}")
+    passed("windows of the past and targets `horizon` steps ahead, (N, W, 1) and (N,)")
+
+
+def persistence_rmse(fn) -> None:
+    """Exercise 09.2: ``fn(values, horizon)`` -> RMSE of predicting values[t] by values[t-h]."""
+    import numpy as np
+
+    expect_answered(fn, "persistence_rmse")
+    values = np.array([10.0, 12.0, 15.0, 13.0, 20.0, 26.0, 22.0, 30.0, 28.0, 35.0])
+
+    def right(h: int) -> float:
+        return float(np.sqrt(np.mean((values[h:] - values[:-h]) ** 2)))
+
+    results = {}
+    for h in (3, 1):
+        try:
+            got = fn(values.copy(), h)
+        except Exception as error:
+            raise CheckFailed(f"persistence_rmse(values, {h}) raised "
+                              f"{type(error).__name__}: {error}") from error
+        expect_answered(got, f"persistence_rmse(values, {h})")
+        try:
+            results[h] = float(got)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"persistence_rmse should return one number, got "
+                              f"{type(got).__name__}"
+                              + (f" of shape {tuple(got.shape)}" if hasattr(got, "shape")
+                                 else "") + ": take the mean before the square root") from None
+    got, h = results[3], 3
+    errors = values[h:] - values[:-h]
+    close = lambda a, b: abs(a - b) < 1e-6 * max(1.0, abs(b))  # noqa: E731
+    if close(got, right(h) ** 2):
+        raise CheckFailed(f"it returned {got:.4g}, the mean squared error: take its square "
+                          "root (RMSE), which is in the data's own units")
+    if close(got, float(np.sqrt(np.sum(errors ** 2)))):
+        raise CheckFailed("it took the square root of the SUM of squared errors: use the "
+                          "mean, so the error does not grow with the number of months")
+    if close(got, float(np.mean(np.abs(errors)))):
+        raise CheckFailed(f"it returned {got:.4g}, the mean absolute error: square the errors, "
+                          "average them, then take the square root")
+    if close(got, float(np.std(errors))):
+        raise CheckFailed("it returned the standard deviation of the errors, which subtracts "
+                          "their mean first: a forecast that is always 10 too high would score "
+                          "0. Use np.sqrt(np.mean(errors ** 2))")
+    if close(got, right(1)):
+        raise CheckFailed(f"with horizon = 3 it returned {got:.4g}, the persistence error "
+                          "one step ahead: compare values[t] with values[t - horizon], using "
+                          "the horizon argument")
+    if close(got, 0.0):
+        raise CheckFailed("it returned 0: was each value compared with itself? The forecast "
+                          "for values[t] is values[t - horizon]")
+    expect(close(got, right(h)), f"for values {values.tolist()} and horizon 3 the "
+                                 f"persistence RMSE is {right(h):.4f}, got {got:.4g}")
+    expect(close(results[1], right(1)), f"with horizon 3 it is right, but with horizon 1 it "
+                                        f"gives {results[1]:.4g} instead of {right(1):.4f}")
+    passed("the persistence RMSE: predict each value by the one `horizon` steps earlier")
+
+
+def channel_stats(fn) -> None:
+    """Exercise 09.3: ``fn(series)`` -> per-channel mean and std over all frames, each (F,)."""
+    import numpy as np
+
+    expect_answered(fn, "channel_stats")
+    rng = np.random.default_rng(9)
+    scales = np.array([1.0, 3.0, 0.5])
+    offsets = [np.array([0.0, 5.0, -1.0]), np.array([4.0, -6.0, 1.0]),
+               np.array([-2.0, 1.0, 2.0])]
+    series = [(rng.standard_normal((T, 3)) * scales + offset).astype(np.float32)
+              for T, offset in zip((5, 40, 150), offsets, strict=True)]
+    frames = np.concatenate(series).astype(np.float64)
+    right_mean, right_std = frames.mean(axis=0), frames.std(axis=0)
+    try:
+        got = fn([s.copy() for s in series])
+    except Exception as error:
+        raise CheckFailed(f"channel_stats raised {type(error).__name__}: {error}") from error
+    expect_answered(got, "channel_stats(series)")
+    if not isinstance(got, tuple | list) or len(got) != 2:
+        raise CheckFailed("channel_stats should return two things, the mean and the std: "
+                          "`return mean, std`")
+    mean, std = got
+    expect_answered(mean, "mean")
+    expect_answered(std, "std")
+    mean = np.asarray(torch.as_tensor(mean).detach().double())
+    std = np.asarray(torch.as_tensor(std).detach().double())
+    for name, value in (("mean", mean), ("std", std)):
+        expect(value.shape == (3,), f"for utterances of shape (T_i, 3) the {name} should have "
+                                    f"shape (3,), one number per channel, got {value.shape}: "
+                                    "reduce over the frames (axis=0) after concatenating them")
+
+    def near(a, b, rtol=1e-3):
+        return np.allclose(a, b, rtol=rtol, atol=1e-4)
+
+    if near(mean, np.mean([s.mean(axis=0) for s in series], axis=0)) \
+            and not near(mean, right_mean):
+        raise CheckFailed("the mean is the average of each utterance's own mean: a 5-frame "
+                          "utterance then counts as much as a 150-frame one. Every frame should "
+                          "count once: np.concatenate(series) first, then .mean(axis=0)")
+    expect(near(mean, right_mean), f"the per-channel mean should be "
+                                   f"{np.round(right_mean, 4).tolist()}, got "
+                                   f"{np.round(mean, 4).tolist()}")
+    if near(std, np.mean([s.std(axis=0) for s in series], axis=0)):
+        raise CheckFailed("the std is the average of each utterance's own std: that misses how "
+                          "the utterances differ from each other. Take the std of all frames "
+                          "together: np.concatenate(series).std(axis=0)")
+    if near(std, right_std ** 2):
+        raise CheckFailed("that is the variance (std squared): take its square root, or use "
+                          ".std(axis=0)")
+    expect(near(std, right_std, rtol=1e-2), f"the per-channel std should be "
+                                            f"{np.round(right_std, 4).tolist()}, got "
+                                            f"{np.round(std, 4).tolist()}")
+    passed("one mean and one std per channel, over every frame of every utterance")
+
+
+# ---- 06 lstm-vs-gru
+
+_BLOCKS_06 = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def _params_06(kind: str, input_size: int, hidden: int) -> int:
+    """Recurrent parameters of one layer, as torch.nn counts them: blocks x H x (I + H + 2)."""
+    return _BLOCKS_06[kind] * hidden * (input_size + hidden + 2)
+
+
+def _nearest_hidden_06(kind: str, input_size: int, target: int) -> int:
+    return min(range(1, 4096), key=lambda h: (abs(_params_06(kind, input_size, h) - target), h))
+
+
+def matched_hidden_size(fn) -> None:
+    """Exercise 06.1: ``fn(kind, input_size, target)`` -> the H whose count is nearest ``target``."""
+    expect_answered(fn, "matched_hidden")
+    cases = [("gru", 2, _params_06("lstm", 2, 32)), ("rnn", 2, _params_06("lstm", 2, 32)),
+             ("gru", 64, _params_06("lstm", 64, 64)), ("rnn", 32, _params_06("lstm", 32, 128)),
+             ("lstm", 10, _params_06("lstm", 10, 20))]
+    answers = []
+    for kind, input_size, target in cases:
+        call = f"matched_hidden({kind!r}, input_size={input_size}, target={target})"
+        got = fn(kind, input_size, target)
+        expect_answered(got, call)
+        if isinstance(got, float) and got.is_integer():
+            got = int(got)
+        expect(isinstance(got, int) and not isinstance(got, bool),
+               f"{call} should return a whole number of units (an int), got {got!r}: round it, "
+               "e.g. int(round(h))")
+        answers.append(got)
+    rights = [_nearest_hidden_06(*case) for case in cases]
+    if answers == rights:
+        passed("matched hidden sizes: e.g. a GRU of 37 units and an RNN of 66 hold as many "
+               "parameters as an LSTM of 32 on the adding problem")
+        return
+    lstm_hs = [_nearest_hidden_06("lstm", i, t) for _, i, t in cases]
+    no_bias = [min(range(1, 4096), key=lambda h, k=k, i=i, t=t: abs(_BLOCKS_06[k] * h * (i + h) - t))
+               for k, i, t in cases]
+    if answers == lstm_hs:
+        raise CheckFailed("matched_hidden returned the LSTM's own hidden size every time: that "
+                          "is matching H, not the parameters. A GRU has 3 weight blocks and an "
+                          "RNN 1 where the LSTM has 4, so they need a larger H for the same count")
+    if answers == no_bias:
+        raise CheckFailed("the biases are missing from your count. Each block has H x I input "
+                          "weights, H x H recurrent weights and two bias vectors of H: "
+                          "blocks * H * (I + H + 2)")
+    for (kind, input_size, target), got, right, lstm_h in zip(cases, answers, rights, lstm_hs,
+                                                              strict=True):
+        if got == right:
+            continue
+        call = f"matched_hidden({kind!r}, input_size={input_size}, target={target})"
+        count = f"{_params_06(kind, input_size, got):,}" if got > 0 else "no"
+        if kind != "lstm" and got == round(lstm_h * 4 / _BLOCKS_06[kind]):
+            raise CheckFailed(f"{call} returned {got}, the LSTM's H times 4/{_BLOCKS_06[kind]}: "
+                              f"but the count grows with H², not H. Solve blocks * (H² + (I + 2) "
+                              f"H) = target for H (a quadratic) and round to the nearest count")
+        if abs(got - right) == 1:
+            raise CheckFailed(f"{call} returned {got}, one away from {right}: H = {got} gives "
+                              f"{count} parameters and H = {right} gives "
+                              f"{_params_06(kind, input_size, right):,}, closer to {target:,}. "
+                              f"Compare the counts of the two integers around the exact root "
+                              f"(floor and ceil) and keep the closer one")
+        raise CheckFailed(f"{call} returned {got} ({count} parameters), expected {right} "
+                          f"({_params_06(kind, input_size, right):,}). The count of one layer "
+                          f"is blocks * H * (I + H + 2), with 1 block for the RNN, 3 for the "
+                          f"GRU, 4 for the LSTM")
+
+
+def mean_and_sem(fn) -> None:
+    """Exercise 06.2: ``fn(values)`` -> (mean, standard error of the mean, ddof=1)."""
+    import numpy as np
+
+    expect_answered(fn, "mean_and_sem")
+    values = [0.012, 0.020, 0.043]
+    got = fn(list(values))
+    expect_answered(got, "mean_and_sem([0.012, 0.020, 0.043])")
+    expect(isinstance(got, tuple | list) and len(got) == 2,
+           f"mean_and_sem should return two numbers, (mean, sem), got {got!r}")
+    mean, sem = (float(torch.as_tensor(v)) for v in got)
+    v = np.array(values)
+    right_mean, right_sem = v.mean(), v.std(ddof=1) / np.sqrt(len(v))
+
+    def near(a, b):
+        return abs(a - b) <= 1e-6 + 1e-4 * abs(b)
+
+    expect(near(mean, right_mean), f"the mean of {values} is {right_mean:.6g}, got {mean:.6g}")
+    if near(sem, v.std(ddof=1)):
+        raise CheckFailed("that is the standard deviation of the seeds: how much one run "
+                          "varies. The standard error of the mean is smaller: std / sqrt(n)")
+    if near(sem, v.std(ddof=0) / np.sqrt(len(v))):
+        raise CheckFailed("close: but np.std divides by n by default (ddof=0), which "
+                          "underestimates the spread of a few seeds. Use the sample standard "
+                          "deviation, np.std(values, ddof=1), then divide by sqrt(n)")
+    if near(sem, v.std(ddof=1) / len(v)):
+        raise CheckFailed("the standard error divides the standard deviation by sqrt(n), not n")
+    expect(near(sem, right_sem), f"the standard error of {values} is {right_sem:.6g} "
+                                 f"(np.std(values, ddof=1) / sqrt(3)), got {sem:.6g}")
+    one = fn([0.5, 0.5, 0.5, 0.5])
+    expect(near(float(torch.as_tensor(one[1])), 0.0), "four equal values should have a standard "
+                                                      f"error of 0, got {one[1]!r}")
+    passed(f"mean {right_mean:.4f} ± {right_sem:.4f} (standard error over 3 seeds)")
+
+
+def steps_to_target(fn) -> None:
+    """Exercise 06.3: ``fn(losses, target, window)`` -> the first step whose moving mean < target."""
+    import numpy as np
+
+    expect_answered(fn, "steps_to_target")
+    # a curve that dips below the target once, by noise, at step 3, then truly gets there later
+    losses = [0.30, 0.20, 0.04, 0.20, 0.16, 0.08, 0.05, 0.04, 0.03, 0.02, 0.02, 0.01]
+    target, window = 0.05, 3
+    means = np.convolve(losses, np.ones(window) / window, mode="valid")
+    right = int(np.nonzero(means < target)[0][0] + window)
+    call = f"steps_to_target(losses, target={target}, window={window})"
+    got = fn(list(losses), target, window)
+    if got is Ellipsis:
+        expect_answered(got, call)
+    if got == 3:
+        raise CheckFailed(f"{call} returned 3: that is the first single step below the target, "
+                          f"a lucky batch. Average the last `window` losses and find the first "
+                          f"step at which that average is below the target")
+    if got == right - 1:
+        raise CheckFailed(f"{call} returned {got}, one short of {right}: steps count from 1 "
+                          f"(step i is losses[i - 1]), so add 1 to a 0-based index")
+    if got == right - window + 1 or got == right - window:
+        raise CheckFailed(f"{call} returned {got}: that is where the winning window *starts*. "
+                          f"The target is reached at its last step, {right}: only then have all "
+                          f"its losses been seen")
+    expect(got == right, f"{call} should be {right} (the mean of losses {right - window + 1}.."
+                         f"{right} is {means[right - window]:.3f} < {target}), got {got!r}")
+    never = fn([0.3, 0.2, 0.2, 0.1], 0.05, 2)
+    expect(never is None, f"a curve that never gets below the target should give None, got "
+                          f"{never!r}: 0 or -1 would read as a step (or be averaged as one)")
+    short = fn([0.01], 0.05, 5)
+    expect(short is None, f"with fewer losses than `window` there is no full window yet: "
+                          f"expected None, got {short!r}")
+    passed(f"reached at step {right}: the first step whose last {window} losses average below "
+           f"{target}")
