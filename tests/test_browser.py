@@ -1,0 +1,147 @@
+"""Each notebook, opened in JupyterLab in a real (headless) Chromium, runs all its cells cleanly.
+
+This is the learner's path: a JupyterLab server on localhost, the notebook opened from its URL,
+"Run All Cells", then every output read back from the page. Smoke mode, one torch thread.
+
+Needs a Chromium (Debian: `apt-get install chromium`; or set RNNLIB_CHROMIUM to its path).
+Without one the tests skip and say why, unless RNNLIB_REQUIRE_BROWSER=1 (as in CI), where a
+missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from conftest import ROOT
+from notebook_harness import notebooks, smoke_env
+
+NOTEBOOKS = notebooks()
+IDS = [p.stem for p in NOTEBOOKS]
+# Chromium must not reach the network (the sandbox refuses it, and tests stay offline).
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-dev-shm-usage"]
+RUN_TIMEOUT_MS = 600_000
+
+CURRENT = "window.jupyterapp && window.jupyterapp.shell.currentWidget"
+KERNEL_READY = f"""() => {{ const w = {CURRENT};
+  return !!(w && w.context && w.context.isReady && w.sessionContext && w.sessionContext.session
+            && w.sessionContext.session.kernel
+            && w.sessionContext.session.kernel.connectionStatus === 'connected'); }}"""
+CODE_CELLS = "Array.from(w.content.model.cells).filter(c => c.type === 'code')"
+ALL_CLEARED = f"() => {{ const w = {CURRENT}; return {CODE_CELLS}.every(c => c.executionCount === null); }}"
+# Done when the kernel is idle and every cell ran, or one failed (JupyterLab stops there).
+DONE = f"""() => {{ const w = {CURRENT}; const cells = {CODE_CELLS};
+  const failed = cells.some(c => c.outputs.toJSON().some(o => o.output_type === 'error'));
+  return w.sessionContext.session.kernel.status === 'idle'
+         && (failed || cells.every(c => c.executionCount !== null)); }}"""
+ERRORS = f"""() => {{ const w = {CURRENT};
+  return {CODE_CELLS}.flatMap(c => c.outputs.toJSON()
+      .filter(o => o.output_type === 'error')
+      .map(o => o.ename + ': ' + o.evalue + ' | in: ' + c.sharedModel.getSource().slice(0, 80))); }}"""
+
+
+def chromium() -> str | None:
+    for candidate in (os.environ.get("RNNLIB_CHROMIUM"), "chromium", "chromium-browser"):
+        if candidate and shutil.which(candidate):
+            return shutil.which(candidate)
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = chromium()
+    if path is None:
+        message = ("no Chromium found for the browser test: install Debian's `chromium` "
+                   "(apt-get install chromium) or set RNNLIB_CHROMIUM to a Chromium binary")
+        if os.environ.get("RNNLIB_REQUIRE_BROWSER") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=path, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on localhost, serving a copy (autosave must not touch the source)."""
+    root = tmp_path_factory.mktemp("lab")
+    for folder in ("notebooks", "scripts"):
+        shutil.copytree(ROOT / folder, root / folder)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    log = open(root / "server.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", "--ServerApp.allow_root=True",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        env=smoke_env(), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+            break
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("JupyterLab did not start:\n"
+                                   + (root / "server.log").read_text()[-3000:]) from None
+            time.sleep(0.5)
+    yield url, token, root
+    server.terminate()
+    server.wait(timeout=30)
+    log.close()
+
+
+def run_all_cells(browser, lab, relative_path: str) -> list[str]:
+    """Open a notebook in JupyterLab, clear it, run all cells; return the error outputs."""
+    url, token, _ = lab
+    page = browser.new_page()
+    try:
+        page.goto(f"{url}/lab/tree/{relative_path}?token={token}")
+        page.wait_for_function(KERNEL_READY, timeout=120_000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+        page.wait_for_function(ALL_CLEARED, timeout=30_000)
+        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_function(DONE, timeout=RUN_TIMEOUT_MS, polling=500)
+        errors = page.evaluate(ERRORS)
+        page.evaluate(f"{CURRENT}.sessionContext.shutdown()")
+        return errors
+    finally:
+        page.close()
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_runs_all_cells_in_jupyterlab_in_chromium(path, browser, lab):
+    errors = run_all_cells(browser, lab, f"notebooks/{path.name}")
+    assert not errors, f"{path.name} showed errors in JupyterLab: {errors}"
+
+
+def test_the_browser_run_sees_an_error_output(browser, lab):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"),
+                nbformat.v4.new_code_cell("raise ValueError('seen in the browser')"),
+                nbformat.v4.new_code_cell("y = 2")]
+    nbformat.write(nb, lab[2] / "broken.ipynb")
+    errors = run_all_cells(browser, lab, "broken.ipynb")
+    assert len(errors) == 1 and "ValueError: seen in the browser" in errors[0]
