@@ -1,0 +1,124 @@
+"""The self-checks of notebook 09 (beyond): each passes on a right answer, and fails on the stub
+and on the typical mistakes with a message that says what is wrong."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlib import checks
+from rnnlib.checks import CheckFailed
+
+
+def _fails(check, answer, message):
+    with pytest.raises(CheckFailed, match=re.escape(message)):
+        check(answer)
+
+
+# ---- exercise 1: sliding windows
+
+def windows(series, window, horizon, *, shift=0, feature_axis=True, drop_last=False):
+    n = len(series) - window - horizon + 1
+    X = torch.stack([series[i:i + window] for i in range(n)])
+    y = torch.stack([series[i + window - 1 + horizon + shift] if
+                     0 <= i + window - 1 + horizon + shift < len(series) else series[-1]
+                     for i in range(n)])
+    if drop_last:
+        X, y = X[:-1], y[:-1]
+    return (X[..., None] if feature_axis else X), y
+
+
+def test_make_windows_passes_on_the_solution(capsys):
+    checks.make_windows(windows)
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_make_windows_passes_with_unfold_and_numpy_outputs(capsys):
+    def unfold(series, window, horizon):
+        n = len(series) - window - horizon + 1
+        return (series.unfold(0, window, 1)[:n, :, None].numpy(),
+                series[window - 1 + horizon:].numpy())
+
+    checks.make_windows(unfold)
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, message", [
+    (None, "still None"),
+    (lambda s, w, h: None, "still None"),
+    (lambda s, w, h: windows(s, w, h)[0], "should return two things"),
+    (lambda s, w, h: windows(s, w, h, feature_axis=False), "add the feature axis"),
+    (lambda s, w, h: windows(s, w, h, drop_last=True), "the last window is missing"),
+    (lambda s, w, h: windows(s, w, h, shift=-h), "what it can already see"),
+    (lambda s, w, h: windows(s, w, h, shift=-1), "off by one"),
+    (lambda s, w, h: windows(s, w, h, shift=1), "one step too far ahead"),
+    (lambda s, w, h: (windows(s, w, h)[0] * 2, windows(s, w, h)[1]), "X[i, :, 0] should be"),
+    (lambda s, w, h: (windows(s, w, h)[0], windows(s, w, h)[1][:, None]),
+     "y should have shape"),
+])
+def test_make_windows_fails_on_stub_and_typical_mistakes(answer, message):
+    _fails(checks.make_windows, answer, message)
+
+
+def test_make_windows_fails_when_the_horizon_is_hard_coded():
+    _fails(checks.make_windows, lambda s, w, h: windows(s, w, 3), "for a series of length 12")
+
+
+# ---- exercise 2: the persistence baseline
+
+def persistence(values, horizon):
+    return float(np.sqrt(np.mean((values[:-horizon] - values[horizon:]) ** 2)))
+
+
+def test_persistence_rmse_passes_on_the_solution_and_on_a_tensor_result(capsys):
+    checks.persistence_rmse(persistence)
+    checks.persistence_rmse(lambda v, h: torch.tensor(persistence(v, h)))
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 2
+
+
+@pytest.mark.parametrize("answer, message", [
+    (None, "still None"),
+    (lambda v, h: None, "still None"),
+    (lambda v, h: persistence(v, h) ** 2, "the mean squared error"),
+    (lambda v, h: np.sqrt(np.sum((v[:-h] - v[h:]) ** 2)), "SUM of squared errors"),
+    (lambda v, h: np.mean(np.abs(v[:-h] - v[h:])), "the mean absolute error"),
+    (lambda v, h: np.std(v[:-h] - v[h:]), "standard deviation of the errors"),
+    (lambda v, h: persistence(v, 1), "using the horizon argument"),
+    (lambda v, h: 0.0, "compared with itself"),
+    (lambda v, h: v[h:] - v[:-h], "should return one number"),
+    (lambda v, h: persistence(v, h) + 1, "the persistence RMSE is"),
+])
+def test_persistence_rmse_fails_on_stub_and_typical_mistakes(answer, message):
+    _fails(checks.persistence_rmse, answer, message)
+
+
+# ---- exercise 3: per-channel statistics
+
+def stats(series):
+    frames = np.concatenate(series)
+    return frames.mean(axis=0), frames.std(axis=0)
+
+
+def test_channel_stats_passes_on_numpy_torch_and_the_unbiased_std(capsys):
+    checks.channel_stats(stats)
+    checks.channel_stats(lambda s: tuple(torch.tensor(v) for v in stats(s)))
+    checks.channel_stats(lambda s: (np.concatenate(s).mean(0), np.concatenate(s).std(0, ddof=1)))
+    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 3
+
+
+@pytest.mark.parametrize("answer, message", [
+    (None, "still None"),
+    (lambda s: None, "still None"),
+    (lambda s: stats(s)[0], "should return two things"),
+    (lambda s: (np.concatenate(s).mean(1), np.concatenate(s).std(1)), "one number per channel"),
+    (lambda s: (np.mean([u.mean(0) for u in s], 0), stats(s)[1]), "each utterance's own mean"),
+    (lambda s: (stats(s)[0], np.mean([u.std(0) for u in s], 0)), "each utterance's own std"),
+    (lambda s: (stats(s)[0], stats(s)[1] ** 2), "the variance"),
+    (lambda s: (stats(s)[0] + 1, stats(s)[1]), "the per-channel mean should be"),
+    (lambda s: (stats(s)[0], stats(s)[1] * 2), "the per-channel std should be"),
+])
+def test_channel_stats_fails_on_stub_and_typical_mistakes(answer, message):
+    _fails(checks.channel_stats, answer, message)
