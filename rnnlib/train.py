@@ -348,6 +348,8 @@ def fit(
                 save(epoch + 1, 0)
             if stopped:
                 break
+        if stopped == "epochs" and best["model"] is not None and best["epoch"] != len(history.val_loss):
+            model.load_state_dict(best["model"])  # patience left but a better epoch seen: end with it
         bar.close()
         del net  # under torchrun: let DDP go while the process group it uses still exists
         return history
@@ -839,7 +841,8 @@ def _evaluate(model: nn.Module, batches: Iterable, loss_fn: LossFn,
     state = None
     for batch in batches:
         inputs, targets = _as_pair(batch)
-        inputs, targets = _to_device(inputs, device), _to_device(targets, device)
+        inputs = _to_device(inputs, device, keep_lengths=True)
+        targets = _to_device(targets, device)
         with _autocast(device, amp_dtype):
             output, state = _forward(model, inputs, state, stateful)
             loss = _loss(loss_fn, output, targets, check=True)

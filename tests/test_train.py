@@ -391,6 +391,17 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     assert same_weights(model, one_epoch)
 
 
+def test_patience_left_at_the_epoch_limit_still_ends_with_the_best_weights():
+    model, data = model_and_data(shuffle=False)
+    val = [(x, -y) for x, y in data]  # as above: epoch 1 is the best
+    history = fit(model, data, loss_fn=nn.MSELoss(), lr=2e-2, epochs=3, val_data=val,
+                  patience=5, **QUIET)
+    assert history.stopped == "epochs" and history.best_epoch == 1
+    one_epoch, data = model_and_data(shuffle=False)
+    fit(one_epoch, data, loss_fn=nn.MSELoss(), lr=2e-2, epochs=1, **QUIET)
+    assert same_weights(model, one_epoch)
+
+
 def test_validation_metrics_are_weighted_by_target_elements():
     model = nn.Identity()
     scores = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0]])
