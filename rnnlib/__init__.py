@@ -9,6 +9,7 @@ Each module is one idea, introduced in the open by a notebook first:
 - ``rnnlib.reference`` (02) NumPy forward/backward through time and a gradient checker
 - ``rnnlib.scratch`` (02, 04, 05) RNN, LSTM and GRU from the equations, drop-in for torch.nn
 - ``rnnlib.train``   the course's training loop (CPU, CUDA, MPS; checkpoints; DDP)
+- ``rnnlib.parallel`` (10) minGRU and minLSTM, step by step and as a parallel scan
 
 Ask any of them for help: ``help(rnnlib.data)``, ``rnnlib.data.load_sentiment?``.
 """
@@ -19,7 +20,7 @@ from rnnlib.course import report, setup
 
 __version__ = "0.1.0"
 __all__ = ["setup", "report", "__version__"]
-_MODULES = ("course", "data", "checks", "plots", "reference", "scratch", "train")
+_MODULES = ("course", "data", "checks", "plots", "reference", "scratch", "train", "parallel")
 
 
 def __getattr__(name: str):
