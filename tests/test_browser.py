@@ -32,17 +32,16 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-
 RUN_TIMEOUT_MS = 600_000
 
 CURRENT = "window.jupyterapp && window.jupyterapp.shell.currentWidget"
+COMMAND = "window.jupyterapp.commands.execute"
+KERNEL = "w?.sessionContext?.session?.kernel"  # null while JupyterLab is (re)connecting
 KERNEL_READY = f"""() => {{ const w = {CURRENT};
-  return !!(w && w.context && w.context.isReady && w.sessionContext && w.sessionContext.session
-            && w.sessionContext.session.kernel
-            && w.sessionContext.session.kernel.connectionStatus === 'connected'); }}"""
+  return !!(w?.context?.isReady && {KERNEL}?.connectionStatus === 'connected'); }}"""
 CODE_CELLS = "Array.from(w.content.model.cells).filter(c => c.type === 'code')"
 ALL_CLEARED = f"() => {{ const w = {CURRENT}; return {CODE_CELLS}.every(c => c.executionCount === null); }}"
 # Done when the kernel is idle and every cell ran, or one failed (JupyterLab stops there).
 DONE = f"""() => {{ const w = {CURRENT}; const cells = {CODE_CELLS};
   const failed = cells.some(c => c.outputs.toJSON().some(o => o.output_type === 'error'));
-  return w.sessionContext.session.kernel.status === 'idle'
-         && (failed || cells.every(c => c.executionCount !== null)); }}"""
+  return {KERNEL}?.status === 'idle' && (failed || cells.every(c => c.executionCount !== null)); }}"""
 ERRORS = f"""() => {{ const w = {CURRENT};
   return {CODE_CELLS}.flatMap(c => c.outputs.toJSON()
       .filter(o => o.output_type === 'error')
@@ -108,6 +107,18 @@ def lab(tmp_path_factory):
     log.close()
 
 
+def shutdown_kernels(url: str, token: str) -> None:
+    """Stop every kernel of the server (through its REST API), so the next notebook starts alone."""
+    import json
+
+    with urllib.request.urlopen(f"{url}/api/kernels?token={token}", timeout=30) as response:
+        kernels = json.load(response)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{url}/api/kernels/{kernel['id']}?token={token}",
+                                         method="DELETE")
+        urllib.request.urlopen(request, timeout=30).close()
+
+
 def run_all_cells(browser, lab, relative_path: str) -> list[str]:
     """Open a notebook in JupyterLab, clear it, run all cells; return the error outputs."""
     url, token, _ = lab
@@ -115,15 +126,16 @@ def run_all_cells(browser, lab, relative_path: str) -> list[str]:
     try:
         page.goto(f"{url}/lab/tree/{relative_path}?token={token}")
         page.wait_for_function(KERNEL_READY, timeout=120_000)
-        page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
+        # Commands return promises; start them without awaiting (a stuck one would hang the test,
+        # where a wait_for_function times out and says so).
+        page.evaluate(f"() => {{ {COMMAND}('notebook:clear-all-cell-outputs'); }}")
         page.wait_for_function(ALL_CLEARED, timeout=30_000)
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.evaluate(f"() => {{ {COMMAND}('notebook:run-all-cells'); }}")
         page.wait_for_function(DONE, timeout=RUN_TIMEOUT_MS, polling=500)
-        errors = page.evaluate(ERRORS)
-        page.evaluate(f"{CURRENT}.sessionContext.shutdown()")
-        return errors
+        return page.evaluate(ERRORS)
     finally:
         page.close()
+        shutdown_kernels(url, token)
 
 
 @pytest.mark.notebook
