@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# The GPU checks of rnnlib.train, prepared to run once on a CUDA machine within a 15-minute
+# The GPU checks of the course (rnnlib.train, the teaching cells, the parallel scan), prepared
 # device budget (expected: about 3 minutes of work; every step has its own time limit, and
 # the worst case stays under 10 minutes).
 #
 #   OUT=/some/folder bash bench/gpu.sh        # from the repository root, or from anywhere
 #
-# It writes, under $OUT (default /tmp/rnnlib-gpu), at most 7 files:
+# It writes, under $OUT (default /tmp/rnnlib-gpu), at most 8 files:
 #   gpu.csv                       nvidia-smi --query-gpu=name --format=csv
-#   env.txt                       Python, torch, CUDA and cuDNN versions, the GPU's capability
 #   test_train.txt                tests/test_train.py on that machine (its CUDA tests run there)
 #   trainer_overhead_cuda.txt     fit / bare loop on the GPU, small LSTM (goal: <= 1.05)
 #   trainer_overhead_cuda_large.txt  the same with a GPU-sized LSTM
 #   charlm_tokens.txt             tokens/s of an nn.LSTM char model: float32, bf16, fp16
-#   summary.txt                   each step's exit status and the headline numbers
+#   cells_scan_cuda.txt           bench/cells_speed.py and bench/scan_speed.py on the GPU
+#                                 (float32, then bf16 for the scan)
+#   gpu-scan_speed.json           the float32 scan table, which notebook 10 loads from results/
+#   summary.txt                   versions, each step's exit status and the headline numbers
 #
 # Needs: a python3 with torch (CUDA), numpy, matplotlib, tqdm and pytest; nothing is installed
 # and nothing is downloaded. PYTHON=... picks another interpreter.
@@ -37,14 +39,13 @@ step() {  # step NAME SECONDS OUTFILE COMMAND...: run with a time limit, keep th
 
 nvidia-smi --query-gpu=name --format=csv >"$OUT/gpu.csv" 2>&1
 cat "$OUT/gpu.csv" | tee -a "$SUMMARY"
-"$PY" - >"$OUT/env.txt" 2>&1 <<'EOF'
+"$PY" - 2>&1 <<'EOF' | tee -a "$SUMMARY"
 import platform, torch
 print("python", platform.python_version(), "| torch", torch.__version__, "| CUDA",
       torch.version.cuda, "| cuDNN", torch.backends.cudnn.version())
 print("GPU", torch.cuda.get_device_name(), "| capability", torch.cuda.get_device_capability(),
       "| bf16", torch.cuda.is_bf16_supported())
 EOF
-cat "$OUT/env.txt" | tee -a "$SUMMARY"
 
 # 1. The tests: all of tests/test_train.py, the CUDA ones included (one CPU thread, as in CI).
 step tests 240 "$OUT/test_train.txt" \
@@ -115,7 +116,14 @@ print(f"bf16/float32 speed-up {results['bf16'] / results['float32']:.2f}, "
       f"fp16/float32 {results['fp16'] / results['float32']:.2f}")
 EOF
 
-for file in trainer_overhead_cuda trainer_overhead_cuda_large charlm_tokens; do
+# 4. The teaching LSTM against cuDNN, and the parallel minGRU scan against its own loop and
+#    cuDNN's nn.GRU (goal: sequential / parallel >= 10 at T = 4096), float32 then bf16.
+step cells_scan 200 "$OUT/cells_scan_cuda.txt" bash -c "
+  '$PY' bench/cells_speed.py --device cuda --repeats 5 &&
+  '$PY' bench/scan_speed.py --device cuda --repeats 5 --json '$OUT/gpu-scan_speed.json' &&
+  '$PY' bench/scan_speed.py --device cuda --repeats 5 --dtype bfloat16"
+
+for file in trainer_overhead_cuda trainer_overhead_cuda_large charlm_tokens cells_scan_cuda; do
   echo "$file: $(tail -n 1 "$OUT/$file.txt")" >>"$SUMMARY"
 done
 echo "--- summary ($OUT)"
