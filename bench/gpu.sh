@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks of the course (rnnlib.train, the teaching cells, the parallel scan), prepared
-# device budget (expected: about 3 minutes of work; every step has its own time limit, and
-# the worst case stays under 10 minutes).
+# to run once on a CUDA machine within a 15-minute device budget (expected: about 4 minutes of
+# work; every step has its own time limit, and the worst case stays under 13 minutes).
 #
 #   OUT=/some/folder bash bench/gpu.sh        # from the repository root, or from anywhere
 #
