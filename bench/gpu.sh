@@ -48,7 +48,7 @@ print("GPU", torch.cuda.get_device_name(), "| capability", torch.cuda.get_device
 EOF
 
 # 1. The tests: all of tests/test_train.py, the CUDA ones included (one CPU thread, as in CI).
-step tests 240 "$OUT/test_train.txt" \
+step tests 180 "$OUT/test_train.txt" \
   env OMP_NUM_THREADS=1 RNNLIB_THREADS=1 "$PY" -m pytest tests/test_train.py -q -rs \
   -p no:cacheprovider --durations=5
 
@@ -118,7 +118,7 @@ EOF
 
 # 4. The teaching LSTM against cuDNN, and the parallel minGRU scan against its own loop and
 #    cuDNN's nn.GRU (goal: sequential / parallel >= 10 at T = 4096), float32 then bf16.
-step cells_scan 200 "$OUT/cells_scan_cuda.txt" bash -c "
+step cells_scan 150 "$OUT/cells_scan_cuda.txt" bash -c "
   '$PY' bench/cells_speed.py --device cuda --repeats 5 &&
   '$PY' bench/scan_speed.py --device cuda --repeats 5 --json '$OUT/gpu-scan_speed.json' &&
   '$PY' bench/scan_speed.py --device cuda --repeats 5 --dtype bfloat16"
