@@ -27,8 +27,10 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rnn course)" >/dev/null
 	touch $(STAMP)
 
+# allow_root: containers (Docker, some hubs) run as root; it changes nothing for other users.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/00-welcome.ipynb
+	$(BIN)/jupyter lab --ServerApp.allow_root=True --ServerApp.root_dir=. \
+	    --LabApp.default_url=/lab/tree/notebooks/00-welcome.ipynb
 
 test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup -q
