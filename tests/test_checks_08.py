@@ -8,26 +8,9 @@ from collections import Counter
 
 import pytest
 import torch
+from check_helpers import fails, passes, stub
 
 from rnnlib import checks
-from rnnlib.checks import CheckFailed
-
-
-def passes(capsys, check, answer):
-    check(answer)
-    assert "\N{CHECK MARK}" in capsys.readouterr().out
-
-
-def fails(check, answer, *fragments):
-    with pytest.raises(CheckFailed) as failure:
-        check(answer)
-    for fragment in fragments:
-        assert fragment in str(failure.value), str(failure.value)
-
-
-def stub(*args):
-    ...
-
 
 # --------------------------------------------------------------------------- exercise 1: entropy
 
