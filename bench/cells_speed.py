@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import sys
 import time
@@ -31,6 +30,7 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 from rnnlib import scratch  # noqa: E402
+from rnnlib.course import describe_device  # noqa: E402
 
 
 def lstm_indexing_loop(model: scratch.LSTM, x: torch.Tensor) -> torch.Tensor:
@@ -91,9 +91,7 @@ def main() -> None:
     reference = nn.LSTM(I, H).to(device)
     mine = scratch.LSTM(I, H).to(device)
     mine.load_state_dict(reference.state_dict())
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        platform.processor() or platform.machine())
-    print(f"torch {torch.__version__} | {args.device} ({name}) | {torch.get_num_threads()} "
+    print(f"torch {torch.__version__} | {describe_device(device)} | {torch.get_num_threads()} "
           f"thread(s) | B={B} I={I} H={H} | forward+backward, median of {args.repeats}")
 
     variants = {"nn.LSTM": (reference, layer_output), "scratch": (mine, layer_output),

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -36,6 +35,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
+from rnnlib.course import describe_device  # noqa: E402
 from rnnlib.parallel import MinGRU  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
@@ -84,9 +84,7 @@ def main() -> None:
     B, H = args.batch, args.hidden
     mingru = MinGRU(H, H).to(device, dtype)
     gru = nn.GRU(H, H).to(device, dtype)
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        platform.processor() or platform.machine())
-    print(f"torch {torch.__version__} | {args.device} ({name}) | {torch.get_num_threads()} "
+    print(f"torch {torch.__version__} | {describe_device(device)} | {torch.get_num_threads()} "
           f"thread(s) | B={B} I=H={H} {args.dtype} | forward+backward, median of {args.repeats}")
 
     runs = {
@@ -122,7 +120,7 @@ def main() -> None:
               f"{ratios[T]:8.2f} {ms['nn.GRU'] / ms['parallel']:8.2f} {diff:11.2e}", flush=True)
     headline = 4096 if 4096 in ratios else max(ratios)
     if args.json:
-        record = {"bench": "scan_speed", "device": f"{args.device} ({name})",
+        record = {"bench": "scan_speed", "device": describe_device(device),
                   "torch": torch.__version__, "threads": torch.get_num_threads(), "batch": B,
                   "hidden": H, "dtype": args.dtype, "repeats": args.repeats, "rows": rows,
                   "headline": {"T": headline, "sequential_over_parallel": ratios[headline]}}

@@ -18,7 +18,6 @@ import argparse
 import copy
 import itertools
 import os
-import platform
 import statistics
 import sys
 import time
@@ -30,6 +29,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # rnnlib from this checkout
 
+from rnnlib.course import describe_device  # noqa: E402
 from rnnlib.train import fit  # noqa: E402
 
 
@@ -118,9 +118,7 @@ def main() -> None:
         return timed(fit_loop, model, batches, args.steps, device, clip_norm, args.amp)
 
     run("bare"), run("fit")  # warm-up: allocator, oneDNN/cuDNN plans, lazy imports
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else \
-        (platform.processor() or platform.machine())
-    print(f"trainer overhead: {device.type} ({name}), torch {torch.__version__}, "
+    print(f"trainer overhead: {describe_device(device)}, torch {torch.__version__}, "
           f"{args.threads} thread(s), LSTM {features}->{args.hidden}, B={args.batch}, "
           f"T={args.length}, {args.steps} steps, precision {args.amp or 'float32'}")
     print(f"{'repeat':>6}  {'bare (s)':>9}  {'fit (s)':>9}  {'ratio':>6}    "

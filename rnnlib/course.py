@@ -153,13 +153,24 @@ def choose_device(preference: str = "auto") -> torch.device:
     return torch.device(preference)
 
 
+def cpu_name() -> str:
+    """The processor's model name ("AMD EPYC", "Apple M2"...), or its architecture."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():  # Linux
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def describe_device(device: torch.device) -> str:
     """One line a learner can read: which device, and what it is."""
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     if device.type == "mps":
         return "mps (Apple GPU)"
-    return f"cpu ({platform.processor() or platform.machine()})"
+    return f"cpu ({cpu_name()})"
 
 
 def seed_everything(seed: int) -> None:
@@ -187,7 +198,9 @@ def setup(notebook: str, seed: int = 0, device: str = "auto", smoke: bool = Fals
     seed_everything(seed)
     chosen = choose_device(device)
     if smoke:
-        os.environ["TQDM_DISABLE"] = "1"  # tqdm reads it: no progress bars in tests
+        # Console tqdm reads this; Jupyter's tqdm ignores it, so notebook code passes
+        # disable=course.quiet (rnnlib.train.fit does so itself).
+        os.environ["TQDM_DISABLE"] = "1"
     _current = Session(notebook=notebook, seed=seed, device=chosen, threads=n_threads,
                        smoke=smoke)
     if verbose:

@@ -45,6 +45,7 @@ def refresh(path: Path, timeout: int) -> None:
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    nb.metadata.pop("widgets", None)  # widget state is per run: never compared, only noise
     nb.metadata["rnnlib"] = {"code_sha256": code_hash(nb)}
     nbformat.validate(nb)
     nbformat.write(nb, path)

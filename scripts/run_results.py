@@ -41,11 +41,11 @@ print(json.dumps({"peak_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_ma
 def machine() -> str:
     import torch
 
-    from rnnlib.course import describe_device, usable_cpus
+    from rnnlib.course import cpu_name, describe_device, usable_cpus
 
     device = describe_device(torch.device("cuda")) if torch.cuda.is_available() else "no GPU"
-    cpu = platform.processor() or platform.machine()
-    return (f"{platform.system()} {cpu}, {usable_cpus()} usable CPUs, {device}, "
+    return (f"{platform.system()} {platform.machine()} ({cpu_name()}), {usable_cpus()} usable "
+            f"CPUs, {device}, "
             f"torch {torch.__version__}")
 
 
