@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 import pytest
@@ -42,6 +43,7 @@ ALL_CLEARED = f"() => {{ const w = {CURRENT}; return {CODE_CELLS}.every(c => c.e
 DONE = f"""() => {{ const w = {CURRENT}; const cells = {CODE_CELLS};
   const failed = cells.some(c => c.outputs.toJSON().some(o => o.output_type === 'error'));
   return {KERNEL}?.status === 'idle' && (failed || cells.every(c => c.executionCount !== null)); }}"""
+STARTED = f"() => {{ const w = {CURRENT}; return {CODE_CELLS}.some(c => c.executionCount !== null); }}"
 ERRORS = f"""() => {{ const w = {CURRENT};
   return {CODE_CELLS}.flatMap(c => c.outputs.toJSON()
       .filter(o => o.output_type === 'error')
@@ -75,9 +77,17 @@ def browser():
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """A JupyterLab server on localhost, serving a copy (autosave must not touch the source)."""
+    import nbformat
+
     root = tmp_path_factory.mktemp("lab")
     for folder in ("notebooks", "scripts"):
         shutil.copytree(ROOT / folder, root / folder)
+    for path in (root / "notebooks").glob("*.ipynb"):  # as a learner's run starts: no outputs
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -116,21 +126,34 @@ def shutdown_kernels(url: str, token: str) -> None:
     for kernel in kernels:
         request = urllib.request.Request(f"{url}/api/kernels/{kernel['id']}?token={token}",
                                          method="DELETE")
-        urllib.request.urlopen(request, timeout=30).close()
+        try:
+            urllib.request.urlopen(request, timeout=30).close()
+        except urllib.error.HTTPError as error:
+            if error.code != 404:  # 404: it stopped on its own meanwhile
+                raise
 
 
 def run_all_cells(browser, lab, relative_path: str) -> list[str]:
-    """Open a notebook in JupyterLab, clear it, run all cells; return the error outputs."""
+    """Open a notebook in JupyterLab, run all cells; return the error outputs."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     url, token, _ = lab
     page = browser.new_page()
     try:
         page.goto(f"{url}/lab/tree/{relative_path}?token={token}")
         page.wait_for_function(KERNEL_READY, timeout=120_000)
-        # Commands return promises; start them without awaiting (a stuck one would hang the test,
-        # where a wait_for_function times out and says so).
-        page.evaluate(f"() => {{ {COMMAND}('notebook:clear-all-cell-outputs'); }}")
-        page.wait_for_function(ALL_CLEARED, timeout=30_000)
-        page.evaluate(f"() => {{ {COMMAND}('notebook:run-all-cells'); }}")
+        page.wait_for_function(ALL_CLEARED, timeout=30_000)  # the served copies have no outputs
+        # Commands return promises: start this one without awaiting it (a stuck one would hang
+        # the test, where wait_for_function times out and says so). Right after loading,
+        # JupyterLab may not yet route commands to the notebook: then ask again.
+        for attempt in range(5):
+            page.evaluate(f"() => {{ {COMMAND}('notebook:run-all-cells'); }}")
+            try:
+                page.wait_for_function(STARTED, timeout=15_000, polling=200)
+                break
+            except PlaywrightTimeout:
+                if attempt == 4:
+                    raise
         page.wait_for_function(DONE, timeout=RUN_TIMEOUT_MS, polling=500)
         return page.evaluate(ERRORS)
     finally:
