@@ -151,7 +151,53 @@ def _check_mode(mode: str, who: str) -> None:
         raise ValueError(f"{who}: mode should be 'parallel' or 'sequential', got {mode!r}")
 
 
-class MinGRU(nn.Module):
+class _MinRNN(nn.Module):
+    """What minGRU and minLSTM share: one input projection for every block, then the same
+    recurrence h_t = a_t * h_{t-1} + b_t run step by step or as one log-space scan.
+
+    A subclass sets ``blocks`` (gate and candidate blocks stacked in ``weight``), ``step``
+    (one sequential step from the blocks' pre-activations) and ``log_coefficients`` (log a_t
+    and log b_t for the scan).
+    """
+
+    blocks: int
+
+    def __init__(self, input_size: int, hidden_size: int):
+        super().__init__()
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.weight = nn.Parameter(torch.empty(self.blocks * hidden_size, input_size))
+        self.bias = nn.Parameter(torch.empty(self.blocks * hidden_size))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        bound = 1 / math.sqrt(self.input_size)  # nn.Linear's default
+        nn.init.uniform_(self.weight, -bound, bound)
+        nn.init.uniform_(self.bias, -bound, bound)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}"
+
+    def forward(self, x: Tensor, h0: Tensor | None = None,
+                mode: str = "parallel") -> tuple[Tensor, Tensor]:
+        who = type(self).__name__
+        _check_mode(mode, who)
+        _check_input(x, self.input_size, who)
+        _check_h0(h0, x, self.hidden_size, mode, who)
+        keys = F.linear(x, self.weight, self.bias).chunk(self.blocks, dim=-1)  # all T at once
+        if mode == "sequential":
+            h = x.new_zeros(x.size(1), self.hidden_size) if h0 is None else h0
+            outputs = []
+            for step_keys in zip(*(k.unbind(0) for k in keys), strict=True):
+                h = self.step(*step_keys, h)
+                outputs.append(h)
+            output = torch.stack(outputs)
+        else:
+            log_a, log_b = self.log_coefficients(*keys)
+            output = log_space_scan(log_a, log_b, None if h0 is None else h0.log())
+        return output, output[-1]
+
+
+class MinGRU(_MinRNN):
     r"""minGRU (Feng et al. 2024): a GRU whose gate and candidate read only the input.
 
     .. math::
@@ -171,39 +217,14 @@ class MinGRU(nn.Module):
     Shapes: x (T, B, I); h0 (B, H) or None (zeros). Returns ``(output, h_n)``: (T, B, H), (B, H).
     """
 
-    def __init__(self, input_size: int, hidden_size: int):
-        super().__init__()
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight = nn.Parameter(torch.empty(2 * hidden_size, input_size))
-        self.bias = nn.Parameter(torch.empty(2 * hidden_size))
-        self.reset_parameters()
+    blocks = 2
+    step = staticmethod(mingru_step)
 
-    def reset_parameters(self) -> None:
-        bound = 1 / math.sqrt(self.input_size)  # nn.Linear's default
-        nn.init.uniform_(self.weight, -bound, bound)
-        nn.init.uniform_(self.bias, -bound, bound)
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}"
-
-    def forward(self, x: Tensor, h0: Tensor | None = None,
-                mode: str = "parallel") -> tuple[Tensor, Tensor]:
-        _check_mode(mode, "MinGRU")
-        _check_input(x, self.input_size, "MinGRU")
-        _check_h0(h0, x, self.hidden_size, mode, "MinGRU")
-        k_z, k_h = F.linear(x, self.weight, self.bias).chunk(2, dim=-1)  # all T at once
-        if mode == "sequential":
-            h = x.new_zeros(x.size(1), self.hidden_size) if h0 is None else h0
-            outputs = []
-            for k_z_t, k_h_t in zip(k_z.unbind(0), k_h.unbind(0), strict=True):
-                h = mingru_step(k_z_t, k_h_t, h)
-                outputs.append(h)
-            output = torch.stack(outputs)
-        else:
-            log_a = -F.softplus(k_z)                       # log(1 - z)
-            log_b = -F.softplus(-k_z) + log_g(k_h)         # log z + log h~
-            output = log_space_scan(log_a, log_b, None if h0 is None else h0.log())
-        return output, output[-1]
+    @staticmethod
+    def log_coefficients(k_z: Tensor, k_h: Tensor) -> tuple[Tensor, Tensor]:
+        log_a = -F.softplus(k_z)                       # log(1 - z)
+        log_b = -F.softplus(-k_z) + log_g(k_h)         # log z + log h~
+        return log_a, log_b
 
 
 # -- minLSTM -------------------------------------------------------------------------------
@@ -222,7 +243,7 @@ def minlstm_step(k_f: Tensor, k_i: Tensor, k_h: Tensor, h: Tensor) -> Tensor:
     return f / (f + i) * h + i / (f + i) * g(k_h)
 
 
-class MinLSTM(nn.Module):
+class MinLSTM(_MinRNN):
     r"""minLSTM (Feng et al. 2024): an LSTM with input-only gates, no output gate, no cell/h split.
 
     .. math::
@@ -242,37 +263,12 @@ class MinLSTM(nn.Module):
     Shapes: x (T, B, I); h0 (B, H) or None (zeros). Returns ``(output, h_n)``: (T, B, H), (B, H).
     """
 
-    def __init__(self, input_size: int, hidden_size: int):
-        super().__init__()
-        self.input_size, self.hidden_size = input_size, hidden_size
-        self.weight = nn.Parameter(torch.empty(3 * hidden_size, input_size))
-        self.bias = nn.Parameter(torch.empty(3 * hidden_size))
-        self.reset_parameters()
+    blocks = 3
+    step = staticmethod(minlstm_step)
 
-    def reset_parameters(self) -> None:
-        bound = 1 / math.sqrt(self.input_size)
-        nn.init.uniform_(self.weight, -bound, bound)
-        nn.init.uniform_(self.bias, -bound, bound)
-
-    def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}"
-
-    def forward(self, x: Tensor, h0: Tensor | None = None,
-                mode: str = "parallel") -> tuple[Tensor, Tensor]:
-        _check_mode(mode, "MinLSTM")
-        _check_input(x, self.input_size, "MinLSTM")
-        _check_h0(h0, x, self.hidden_size, mode, "MinLSTM")
-        k_f, k_i, k_h = F.linear(x, self.weight, self.bias).chunk(3, dim=-1)
-        if mode == "sequential":
-            h = x.new_zeros(x.size(1), self.hidden_size) if h0 is None else h0
-            outputs = []
-            for step in zip(k_f.unbind(0), k_i.unbind(0), k_h.unbind(0), strict=True):
-                h = minlstm_step(*step, h)
-                outputs.append(h)
-            output = torch.stack(outputs)
-        else:
-            d = F.softplus(-k_f) - F.softplus(-k_i)        # log(i / f)
-            log_a = -F.softplus(d)                         # log f'
-            log_b = -F.softplus(-d) + log_g(k_h)           # log i' + log h~
-            output = log_space_scan(log_a, log_b, None if h0 is None else h0.log())
-        return output, output[-1]
+    @staticmethod
+    def log_coefficients(k_f: Tensor, k_i: Tensor, k_h: Tensor) -> tuple[Tensor, Tensor]:
+        d = F.softplus(-k_f) - F.softplus(-k_i)        # log(i / f)
+        log_a = -F.softplus(d)                         # log f'
+        log_b = -F.softplus(-d) + log_g(k_h)           # log i' + log h~
+        return log_a, log_b

@@ -355,6 +355,20 @@ def fit(
         return history
 
 
+
+def end_torchrun_worker() -> None:
+    """End a torchrun worker process at once, skipping Python's interpreter shutdown.
+
+    Call it last in a script that ran ``fit`` under torchrun. With gloo (torch 2.13) a worker
+    sometimes aborts ("terminate called without an active exception") or hangs while Python
+    tears down: gloo's threads can still hold tensors then (pytorch/pytorch#179291). By this
+    point everything is written and the process group destroyed. Outside torchrun: nothing.
+    """
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
 @torch.no_grad()
 def evaluate(model: nn.Module, data: Iterable, *, loss_fn: LossFn,
              metrics: Mapping[str, LossFn] | None = None, device: str | torch.device | None = None,

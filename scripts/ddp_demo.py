@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # rnnlib from this checkout
 from rnnlib import data  # noqa: E402
-from rnnlib.train import fit  # noqa: E402
+from rnnlib.train import end_torchrun_worker, fit  # noqa: E402
 
 
 class AddingGRU(nn.Module):
@@ -99,10 +99,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-    if int(os.environ.get("WORLD_SIZE", 1)) > 1:
-        # Leave without Python's interpreter shutdown: gloo's worker threads can still hold
-        # tensors then, and freeing them during finalisation aborts or hangs the process
-        # (pytorch/pytorch#179291). Everything is written and the group destroyed by now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    end_torchrun_worker()

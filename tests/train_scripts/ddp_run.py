@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from rnnlib.train import fit
+from rnnlib.train import end_torchrun_worker, fit
 
 
 class Regressor(nn.Module):
@@ -60,10 +59,4 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-    if int(os.environ.get("WORLD_SIZE", 1)) > 1:
-        # Leave without Python's interpreter shutdown: gloo's worker threads can still hold
-        # tensors then, and freeing them during finalisation aborts or hangs the process
-        # (pytorch/pytorch#179291). Everything is written and the group destroyed by now.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(0)
+    end_torchrun_worker()
