@@ -52,15 +52,15 @@ def right_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
 
 
 def test_the_checks_reference_step_equals_nn_lstmcell():
-    from rnnlib.checks import _lstm04_problem, _lstm04_step
+    from rnnlib.checks.lstm import _problem, _step
 
-    p = _lstm04_problem()
+    p = _problem()
     cell = nn.LSTMCell(4, 5, dtype=torch.float64)
     with torch.no_grad():
         for name in ("W_ih", "W_hh", "b_ih", "b_hh"):
             getattr(cell, name.replace("W", "weight").replace("b_", "bias_")).copy_(p[name])
     h, c = cell(p["x"], (p["h"], p["c"]))
-    ours = _lstm04_step(p)
+    ours = _step(p)
     torch.testing.assert_close(ours[0], h)
     torch.testing.assert_close(ours[1], c)
 

@@ -10,6 +10,7 @@ import torch
 
 from rnnlib import checks
 from rnnlib.checks import CheckFailed
+from rnnlib.checks.gru import _step_variant
 
 
 def _blocks(weight_ih, weight_hh, bias_ih, bias_hh):
@@ -230,7 +231,7 @@ def test_converted_weights_really_reproduce_the_swapped_gru():
     weights = [state[f"{n}_l0"] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
     outputs = []
     for x_t in x:
-        h = checks._gru_step_variant(x_t, h, *weights, reset="after", swap_z=True)
+        h = _step_variant(x_t, h, *weights, reset="after", swap_z=True)
         outputs.append(h)
     gru.load_state_dict(convert(state))
     torch.testing.assert_close(gru(x)[0], torch.stack(outputs))
@@ -241,7 +242,7 @@ def test_the_checks_own_gru_steps_are_pytorchs_and_chos():
     torch.manual_seed(1)
     args = [torch.randn(*s, dtype=torch.float64) for s in ((3, 4), (3, 5), (15, 4), (15, 5),
                                                            (15,), (15,))]
-    torch.testing.assert_close(checks._gru_step_variant(*args, reset="after"),
+    torch.testing.assert_close(_step_variant(*args, reset="after"),
                                torch.gru_cell(*args))
-    torch.testing.assert_close(checks._gru_step_variant(*args), cho_step(*args))
-    assert not torch.allclose(checks._gru_step_variant(*args), torch.gru_cell(*args))
+    torch.testing.assert_close(_step_variant(*args), cho_step(*args))
+    assert not torch.allclose(_step_variant(*args), torch.gru_cell(*args))

@@ -5,7 +5,7 @@
 
 Under torchrun each process gets its share of every batch (DistributedSampler), so two
 processes with batches of 8 see the same global batches of 16 as one process alone. Each
-process saves its final weights and history to DIR/NAME-rank{RANK}.pt.
+process saves its final weights, history and dropout masks to DIR/NAME-rank{RANK}.pt.
 """
 
 from __future__ import annotations
@@ -21,14 +21,15 @@ from rnnlib.train import end_torchrun_worker, fit
 
 
 class Regressor(nn.Module):
-    def __init__(self):
+    def __init__(self, dropout: float = 0.0):
         super().__init__()
         self.lstm = nn.LSTM(3, 8, batch_first=True)
+        self.dropout = nn.Dropout(dropout)
         self.out = nn.Linear(8, 1)
 
     def forward(self, x):
         h, _ = self.lstm(x)
-        return self.out(h[:, -1]).squeeze(-1)
+        return self.out(self.dropout(h[:, -1])).squeeze(-1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--batch-size", type=int, required=True)
     parser.add_argument("--name", required=True)
+    parser.add_argument("--dropout", type=float, default=0.0)
     args = parser.parse_args(argv)
 
     torch.manual_seed(0)
@@ -45,7 +47,10 @@ def main(argv: list[str] | None = None) -> None:
     train = torch.utils.data.DataLoader(dataset, batch_size=args.batch_size)
     val = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x[64:], y[64:]),
                                       batch_size=args.batch_size)
-    model = Regressor()
+    model = Regressor(args.dropout)
+    masks = []  # which units dropout zeroed, at every training step
+    model.dropout.register_forward_hook(
+        lambda module, inputs, output: masks.append(output == 0) if module.training else None)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     out = Path(args.out)
     history = fit(model, train, loss_fn=nn.MSELoss(), optimizer=optimizer, epochs=3,
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
                   log_every=2, seed=0, device="cpu", quiet=True)
     rank = int(os.environ.get("RANK", 0))
     torch.save({"model": model.state_dict(), "history": history.to_dict(),
-                "world": int(os.environ.get("WORLD_SIZE", 1))},
+                "world": int(os.environ.get("WORLD_SIZE", 1)), "masks": masks},
                out / f"{args.name}-rank{rank}.pt")
 
 

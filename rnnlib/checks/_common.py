@@ -1,0 +1,87 @@
+"""The helpers every self-check is built from, once for all notebooks.
+
+A check prints one line starting with a tick when the answer is right (``passed``). When it is
+wrong it raises ``CheckFailed`` (an ``AssertionError``) whose message says what was expected,
+what came, and where to look: never just "wrong". ``expect*`` raise with such a message;
+``is_close`` and ``layer_params`` are what several notebooks' checks compare against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+__all__ = ["CheckFailed", "passed", "expect", "expect_answered", "expect_shape", "expect_close",
+           "is_close", "layer_params"]
+
+
+class CheckFailed(AssertionError):
+    """An exercise answer is not right yet; the message says why."""
+
+
+def passed(what: str) -> None:
+    """Report a passed check."""
+    print(f"\N{CHECK MARK} {what}")
+
+
+def expect(condition: bool, message: str) -> None:
+    """Fail with ``message`` unless ``condition`` holds."""
+    if not condition:
+        raise CheckFailed(message)
+
+
+def expect_answered(value, name: str) -> None:
+    """Fail helpfully when an exercise stub is still untouched (None or ``...``)."""
+    if value is None or value is Ellipsis:
+        raise CheckFailed(f"{name} is still {value!r}: replace the `...` in the exercise cell "
+                          "with your code and run that cell again.")
+
+
+def expect_shape(tensor, shape: Sequence[int], name: str) -> None:
+    """Fail unless ``tensor`` is a tensor of exactly ``shape``; the message shows both."""
+    expect_answered(tensor, name)
+    if not isinstance(tensor, torch.Tensor):
+        raise CheckFailed(f"{name} should be a torch.Tensor, got {type(tensor).__name__}")
+    if tuple(tensor.shape) != tuple(shape):
+        raise CheckFailed(f"{name} should have shape {tuple(shape)}, got {tuple(tensor.shape)}")
+
+
+def expect_close(got, expected, name: str, atol: float = 1e-5, rtol: float = 1e-4) -> None:
+    """Fail unless ``got`` equals ``expected`` within tolerance; says where they differ most."""
+    expected = torch.as_tensor(expected)
+    expect_shape(torch.as_tensor(got) if not isinstance(got, torch.Tensor) and got is not None
+                 and got is not Ellipsis else got, expected.shape, name)
+    got = torch.as_tensor(got).to(expected.dtype)
+    if not torch.allclose(got, expected, atol=atol, rtol=rtol):
+        diff = (got - expected).abs()
+        worst = diff.argmax().item()
+        index = tuple(int(i) for i in torch.unravel_index(torch.tensor(worst), diff.shape))
+        raise CheckFailed(f"{name} has the right shape but wrong values: at index {index} "
+                          f"it is {got.flatten()[worst].item():.6g}, expected "
+                          f"{expected.flatten()[worst].item():.6g} (largest difference "
+                          f"{diff.max().item():.3g}, tolerance {atol:g} + {rtol:g}*|expected|)")
+
+
+def is_close(got, expected, atol: float = 1e-6, rtol: float = 1e-5) -> bool:
+    """True when ``got`` has the shape of ``expected`` and equals it within tolerance.
+
+    Both are compared in float64, whatever their dtype; an answer that is not a tensor-like of
+    numbers gives False (the check then says what is wrong). Used to recognise right answers and
+    typical mistakes without raising, unlike ``expect_close``.
+    """
+    try:
+        got = torch.as_tensor(got, dtype=torch.float64)
+        expected = torch.as_tensor(expected, dtype=torch.float64)
+    except (RuntimeError, TypeError, ValueError):
+        return False
+    return got.shape == expected.shape and torch.allclose(got, expected, atol=atol, rtol=rtol)
+
+
+def layer_params(input_size: int, hidden: int, blocks: int) -> int:
+    """Parameters of one layer and direction of a recurrent net, as torch.nn counts them.
+
+    ``blocks`` weight blocks (1 for the RNN, 3 for the GRU, 4 for the LSTM), each with
+    W_ih (H, I), W_hh (H, H), b_ih and b_hh (H,): blocks * H * (I + H + 2).
+    """
+    return blocks * hidden * (input_size + hidden + 2)

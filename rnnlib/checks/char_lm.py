@@ -1,0 +1,151 @@
+"""Self-checks of notebook 08, the character language model (``08-char-lm.ipynb``): unigram
+entropy, bits and perplexity from a loss in nats, and detaching the carried state.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnlib.checks._common import CheckFailed, expect, expect_answered, passed
+
+
+def _number(value, name: str) -> float:
+    """A Python float from a number or a one-element tensor, or a helpful CheckFailed."""
+    expect_answered(value, name)
+    if isinstance(value, torch.Tensor):
+        expect(value.numel() == 1, f"{name} should be one number, got a tensor of shape "
+                                   f"{tuple(value.shape)}")
+        value = value.item()
+    expect(isinstance(value, int | float) and not isinstance(value, bool),
+           f"{name} should be a number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+def charlm_unigram_entropy(fn) -> None:
+    """Exercise 08.1: ``fn(text)`` -> the entropy of its character frequencies, in nats."""
+    import math
+    from collections import Counter
+
+    expect_answered(fn, "unigram_entropy")
+    for text in ("aab", "abcd", "to be, or not to be", "aaaaaaab"):
+        counts = Counter(text)
+        p = [c / len(text) for c in counts.values()]
+        right = -sum(q * math.log(q) for q in p)
+        call = f"unigram_entropy({text!r})"
+        try:
+            got = fn(text)
+        except Exception as error:
+            raise CheckFailed(f"{call} raised {type(error).__name__}: {error}. Count each "
+                              "character (collections.Counter(text)), divide by len(text), "
+                              "then sum -p * ln(p)") from error
+        got = _number(got, call)
+        if abs(got - right) < 1e-6:
+            continue
+        if abs(got + right) < 1e-6:
+            raise CheckFailed(f"{call} = {got:.4f}: the sign is flipped. ln p is negative for "
+                              "p < 1, so the entropy is -sum p ln p, a positive number")
+        if abs(got - right / math.log(2)) < 1e-6:
+            raise CheckFailed(f"{call} = {got:.4f} is in bits (log base 2); the course measures "
+                              f"in nats, with the natural log: expected {right:.4f}")
+        if abs(got - math.log(len(counts))) < 1e-6:
+            raise CheckFailed(f"{call} = {got:.4f} = ln(number of distinct characters): that is "
+                              "the uniform baseline. Weight each character by its frequency: "
+                              "-sum p ln p")
+        if abs(got - right * len(counts)) < 1e-6 or abs(got - right * len(text)) < 1e-6:
+            raise CheckFailed(f"{call} = {got:.4f}: a sum where a weighted mean belongs. "
+                              f"Expected {right:.4f} = -sum over characters of p * ln p")
+        raise CheckFailed(f"{call} = {got:.4f}, expected {right:.4f}. With p(c) = count(c) / "
+                          "len(text), the entropy is -sum over distinct characters of "
+                          "p(c) * ln p(c): are the counts divided by len(text)?")
+    passed("unigram_entropy is -sum p ln p over the character frequencies, in nats")
+
+
+def charlm_units(fn) -> None:
+    """Exercise 08.2: ``fn(loss_nats)`` -> ``(bits_per_char, perplexity)``."""
+    import math
+
+    expect_answered(fn, "nats_to_bits_and_perplexity")
+    for loss in (1.5, 2.0, math.log(65)):
+        call = f"nats_to_bits_and_perplexity({loss:.4g})"
+        try:
+            got = fn(loss)
+        except Exception as error:
+            raise CheckFailed(f"{call} raised {type(error).__name__}: {error}. It takes a "
+                              "float; math.log(2) and math.exp work on floats") from error
+        expect_answered(got, call)
+        expect(isinstance(got, tuple | list) and len(got) == 2,
+               f"{call} should return two numbers, (bits, perplexity), got {got!r}")
+        bits = _number(got[0], f"the bits of {call}")
+        ppl = _number(got[1], f"the perplexity of {call}")
+        right_bits, right_ppl = loss / math.log(2), math.exp(loss)
+        if abs(bits - right_ppl) < 1e-6 and abs(ppl - right_bits) < 1e-6:
+            raise CheckFailed(f"{call} returned (perplexity, bits): swap them, return "
+                              "(bits, perplexity)")
+        if abs(bits - loss * math.log(2)) < 1e-9:
+            raise CheckFailed(f"{call} gave {bits:.4f} bits: that multiplies by ln 2. One bit is "
+                              "ln 2 ~ 0.693 nats, so bits = nats / ln 2 (more bits than nats)")
+        expect(abs(bits - right_bits) < 1e-6,
+               f"{call} gave {bits:.4f} bits per character, expected {right_bits:.4f} = "
+               f"{loss:.4g} / ln 2")
+        if abs(ppl - 2 ** loss) < 1e-6:
+            raise CheckFailed(f"{call} gave perplexity {ppl:.4f} = 2 ** loss: with the loss in "
+                              "nats the base is e, perplexity = exp(loss) (2 ** bits is the "
+                              "same number)")
+        if abs(ppl - 10 ** loss) < 1e-6:
+            raise CheckFailed(f"{call} gave perplexity {ppl:.4f} = 10 ** loss: with the loss in "
+                              "nats the base is e, perplexity = exp(loss)")
+        expect(abs(ppl - right_ppl) < 1e-6 * right_ppl,
+               f"{call} gave perplexity {ppl:.4f}, expected {right_ppl:.4f} = exp({loss:.4g})")
+    passed("bits = nats / ln 2 and perplexity = exp(nats); ln 65 nats is a perplexity of 65")
+
+
+def charlm_detach_state(fn) -> None:
+    """Exercise 08.3: ``fn(state)`` -> the state with every tensor detached, same structure."""
+    expect_answered(fn, "detach_state")
+    w = torch.ones(3, requires_grad=True)
+    h, c = torch.randn(2, 4, 3) * w, torch.randn(2, 4, 3) * w    # part of a graph
+    deeper = [(h * 2, c * 2), (h * 3, c * 3)]                     # e.g. one (h, c) per layer
+    cases = [("a GRU's h", h), ("an LSTM's (h, c)", (h, c)),
+             ("a list of (h, c) pairs", deeper)]
+
+    def compare(got, original, where: str) -> None:
+        if isinstance(original, torch.Tensor):
+            expect_answered(got, where)
+            expect(isinstance(got, torch.Tensor),
+                   f"{where} should be a tensor, got {type(got).__name__}")
+            expect(got.grad_fn is None and not got.requires_grad,
+                   f"{where} is still attached to the graph (grad_fn {got.grad_fn}): call "
+                   ".detach() on every tensor; a copy (.clone()) keeps the graph")
+            expect(got.shape == original.shape and torch.equal(got, original.detach()),
+                   f"{where} has other values than the state it came from: detaching keeps "
+                   "the values (the memory of the text so far) and cuts only the graph")
+            return
+        expect(type(got) is type(original),
+               f"{where} should be a {type(original).__name__} like the state it came from, "
+               f"got {type(got).__name__}: nn.LSTM wants its (h, c) back as a tuple")
+        expect(len(got) == len(original),
+               f"{where} has {len(got)} items, the state had {len(original)}")
+        for i, (g, o) in enumerate(zip(got, original, strict=True)):
+            compare(g, o, f"{where}[{i}]")
+
+    try:
+        nothing = fn(None)
+    except Exception as error:
+        raise CheckFailed(f"detach_state(None) raised {type(error).__name__}: {error}. The "
+                          "first window has no state yet: return None for None") from error
+    expect(nothing is None, f"detach_state(None) should be None (no state yet), got {nothing!r}")
+    for what, state in cases:
+        try:
+            got = fn(state)
+        except Exception as error:
+            raise CheckFailed(f"detach_state({what}) raised {type(error).__name__}: {error}. "
+                              "Handle a tensor, and a tuple or list by detaching each item "
+                              "(calling detach_state on it again handles nesting)") from error
+        expect_answered(got, f"detach_state({what})")
+        compare(got, state, f"detach_state({what})")
+    originals = [h, c, *deeper[0], *deeper[1]]
+    expect(all(t.grad_fn is not None for t in originals),
+           "detach_state changed the state it was given (detach_() works in place): return new "
+           "detached tensors with .detach() and leave the original alone")
+    passed("detach_state cuts every tensor loose from the graph, values and structure kept")
+

@@ -1,0 +1,166 @@
+"""Self-checks of notebook 07, sentiment (``07-sentiment.ipynb``): the majority baseline, a
+logit from a packed batch, and accuracy from logits.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from rnnlib.checks._common import (
+    CheckFailed,
+    expect,
+    expect_answered,
+    expect_close,
+    expect_shape,
+    is_close,
+    passed,
+)
+
+
+def majority_accuracy(fn) -> None:
+    """Exercise 07.1: ``fn(train_labels, test_labels)`` -> test accuracy of always answering the
+    most common class of the *training* labels."""
+    import numpy as np
+
+    expect_answered(fn, "majority_accuracy")
+    train = np.array([1] * 6 + [0] * 4)        # training: 60% positive -> always answer 1
+    test = np.array([1] * 9 + [0] * 11)        # test: 45% positive
+    right = 0.45
+    try:
+        got = fn(train, test)
+    except Exception as error:
+        raise CheckFailed(f"majority_accuracy(train_labels, test_labels) raised "
+                          f"{type(error).__name__}: {error}. It gets two NumPy arrays of 0/1 "
+                          "labels") from error
+    expect_answered(got, "majority_accuracy(train_labels, test_labels)")
+    try:
+        got = float(got)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"majority_accuracy should return one number (the accuracy), got "
+                          f"{type(got).__name__}") from None
+    if got == 1.0 and right != 1.0:
+        raise CheckFailed("it returned 1: is that the majority class itself? Return the "
+                          "accuracy of always predicting it on the test labels, a fraction")
+    if abs(got - 0.55) < 1e-9:
+        raise CheckFailed("it returned 0.55: the majority class was taken from the TEST labels "
+                          "(there 0 is the most common). A baseline may only learn from the "
+                          "training split: pick the class from train_labels, score it on "
+                          "test_labels")
+    if abs(got - 0.6) < 1e-9:
+        raise CheckFailed("it returned 0.6: that is the share of the majority class in the "
+                          "training labels. Score the prediction on the test labels instead")
+    if abs(got - 9) < 1e-9:
+        raise CheckFailed("it returned 9, a count: divide by the number of test sentences to "
+                          "get a fraction")
+    expect(abs(got - right) < 1e-9,
+           f"for training labels 60% positive and test labels 45% positive the majority class "
+           f"is 1 and its test accuracy is {right}, got {got:.4g}")
+    passed("always answering the training majority class: the score any model must beat")
+
+
+def packed_logit(fn) -> None:
+    """Exercise 07.2: ``fn(embedding, lstm, head, padded, lengths)`` -> (B,) logits from the
+    h_n of a packed batch."""
+    from torch import nn
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    expect_answered(fn, "sentence_logit")
+    torch.manual_seed(0)
+    embedding = nn.Embedding(20, 6, padding_idx=0)
+    lstm = nn.LSTM(6, 5, batch_first=True)
+    head = nn.Linear(5, 1)
+    lengths = torch.tensor([4, 2, 5])                       # not sorted, on purpose
+    padded = torch.randint(2, 20, (3, 5))
+    padded[torch.arange(5)[None, :] >= lengths[:, None]] = 0
+    x = embedding(padded)
+    with torch.no_grad():
+        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+        _, (h_n, c_n) = lstm(packed)
+        right = head(h_n[-1]).squeeze(-1)
+        _, (h_pad, _) = lstm(x)
+        padded_answer = head(h_pad[-1]).squeeze(-1)
+        from_c = head(c_n[-1]).squeeze(-1)
+    try:
+        with torch.no_grad():
+            got = fn(embedding, lstm, head, padded, lengths)
+    except Exception as error:
+        hint = (" The lengths [4, 2, 5] are not sorted: pack with data.pack(x, lengths), which "
+                "passes enforce_sorted=False." if "sorted" in str(error) else
+                " Embed the ids, pack with data.pack(x, lengths), run the LSTM, and give "
+                "h_n[-1] to the head.")
+        raise CheckFailed(f"sentence_logit raised {type(error).__name__}: {error}.{hint}") \
+            from error
+    expect_answered(got, "sentence_logit(embedding, lstm, head, padded, lengths)")
+    expect(isinstance(got, torch.Tensor), f"sentence_logit should return a tensor, got "
+                                          f"{type(got).__name__}")
+    if tuple(got.shape) == (3, 1):
+        raise CheckFailed("the logits have shape (3, 1): squeeze the last axis, .squeeze(-1), "
+                          "so that they match the labels' shape (B,) as BCEWithLogitsLoss "
+                          "needs")
+    expect_shape(got, (3,), "sentence_logit(...) for a batch of 3 sentences")
+    got = got.detach().float()
+    if is_close(got, torch.sigmoid(right), atol=1e-5, rtol=1e-4):
+        raise CheckFailed("these are probabilities (after a sigmoid): return the logit, the "
+                          "head's output itself. BCEWithLogitsLoss applies the sigmoid inside")
+    if is_close(got, padded_answer, atol=1e-5, rtol=1e-4):
+        raise CheckFailed("the LSTM ran over the padding: only the longest sentence (length 5) "
+                          "comes out right. Pack the embedded batch with data.pack(x, lengths) "
+                          "before the LSTM")
+    if is_close(got, from_c, atol=1e-5, rtol=1e-4):
+        raise CheckFailed("that is the head applied to the cell state c_n: use the hidden "
+                          "state, nn.LSTM returns output, (h_n, c_n)")
+    if is_close(got[2], right[2], atol=1e-5, rtol=1e-4) \
+            and not is_close(got, right, atol=1e-5, rtol=1e-4):
+        raise CheckFailed("only the longest sentence (length 5) is right: the shorter ones were "
+                          "read past their last word (at step T - 1 of the padded output?). "
+                          "Use h_n of the packed batch: it holds each sentence's state at its "
+                          "own last word")
+    expect_close(got, right, "sentence_logit(...)")
+    passed("one logit per sentence, from the state after its last real word")
+
+
+def logit_accuracy(fn) -> None:
+    """Exercise 07.3: ``fn(logits, labels)`` -> the fraction of sentences where
+    ``logit > 0`` agrees with the 0/1 label."""
+    expect_answered(fn, "logit_accuracy")
+    logits = torch.tensor([2.0, -1.0, 0.3, -0.2, 1.5, -3.0, 0.2, -0.4, 0.4, -2.5])
+    labels = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0])
+    right = 0.7
+    results = []
+    for y in (labels, labels.long()):
+        try:
+            got = fn(logits.clone(), y.clone())
+        except Exception as error:
+            raise CheckFailed(f"logit_accuracy raised {type(error).__name__} on labels of dtype "
+                              f"{y.dtype}: {error}. Compare (logits > 0) with (labels == 1) "
+                              "and take the mean of a float tensor") from error
+        expect_answered(got, "logit_accuracy(logits, labels)")
+        try:
+            results.append(float(got))
+        except (TypeError, ValueError, RuntimeError):
+            raise CheckFailed(f"logit_accuracy should return one number, got "
+                              f"{type(got).__name__}"
+                              + (f" of shape {tuple(got.shape)}" if hasattr(got, "shape")
+                                 else "") + ": take the .mean()") from None
+    got = results[0]
+    if abs(got - 0.6) < 1e-6:
+        raise CheckFailed("it returned 0.6: was the threshold 0.5? That is the threshold for "
+                          "probabilities. A logit z > 0 exactly when sigmoid(z) > 0.5, so for "
+                          "logits the threshold is 0")
+    if abs(got - 0.4) < 1e-6:
+        raise CheckFailed("it returned 0.4, the share of positive labels: every sentence was "
+                          "predicted positive. Did you apply a sigmoid and then compare with 0? "
+                          "Compare the logits with 0, or the probabilities with 0.5")
+    if abs(got - 7) < 1e-6:
+        raise CheckFailed("it returned 7, a count: divide by the number of sentences (or take "
+                          "the mean of a float tensor)")
+    if abs(got - 0.3) < 1e-6:
+        raise CheckFailed("it returned 0.3: that is the error rate, the fraction that is "
+                          "WRONG. Accuracy is the fraction of predictions equal to the label")
+    expect(abs(got - right) < 1e-6, f"for these 10 logits and labels the accuracy is {right}, "
+                                    f"got {got:.4g}")
+    expect(abs(results[1] - right) < 1e-6,
+           f"with float labels it gives {right}, but with integer labels {results[1]:.4g}: "
+           "compare with (labels == 1) or convert labels to float first")
+    passed("accuracy from logits: positive exactly when the logit is above 0")
+
