@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 TEST_ENV := RNNLIB_SMOKE=1 RNNLIB_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 WORKERS ?= 2
 
-.PHONY: lab test venv results data student lint clean
+.PHONY: lab test test-avx2 venv results data student lint clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,13 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(TEST_ENV) $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup -q
+
+# The tests whose results depend on the CPU's reduced-precision kernels, and notebook 10, again
+# on an emulated AVX2-only CPU (most laptops): torch's own kernels limited to AVX2, oneDNN's too.
+AVX2_ENV := ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+test-avx2: $(STAMP)
+	$(TEST_ENV) $(AVX2_ENV) $(BIN)/python -m pytest -n $(WORKERS) -q \
+	    tests/test_train_precision.py tests/test_notebooks.py -k "precision or efficiency"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@
 #
 # It writes, under $OUT (default /tmp/rnnlib-gpu), at most 8 files:
 #   gpu.csv                       nvidia-smi --query-gpu=name --format=csv
-#   test_train.txt                tests/test_train.py on that machine (its CUDA tests run there)
+#   test_train.txt                tests/test_train*.py on that machine (its CUDA tests run there)
 #   trainer_overhead_cuda.txt     fit / bare loop on the GPU, small LSTM (goal: <= 1.05)
 #   trainer_overhead_cuda_large.txt  the same with a GPU-sized LSTM
 #   charlm_tokens.txt             tokens/s of an nn.LSTM char model: float32, bf16, fp16
@@ -47,10 +47,11 @@ print("GPU", torch.cuda.get_device_name(), "| capability", torch.cuda.get_device
       "| bf16", torch.cuda.is_bf16_supported())
 EOF
 
-# 1. The tests: all of tests/test_train.py, the CUDA ones included (one CPU thread, as in CI).
+# 1. The tests of the training loop, the CUDA ones included (one CPU thread, as in CI); -s
+#    keeps the line where the probe says which dtype cuDNN's LSTM ran in under bf16 autocast.
 step tests 180 "$OUT/test_train.txt" \
-  env OMP_NUM_THREADS=1 RNNLIB_THREADS=1 "$PY" -m pytest tests/test_train.py -q -rs \
-  -p no:cacheprovider --durations=5
+  env OMP_NUM_THREADS=1 RNNLIB_THREADS=1 "$PY" -m pytest tests/test_train.py \
+  tests/test_train_precision.py -q -rs -s -p no:cacheprovider --durations=5
 
 # 2. fit's overhead over a bare loop on the GPU (goal <= 1.05): the small LSTM of the CPU
 #    figure, where per-step Python work shows most, then a GPU-sized one.

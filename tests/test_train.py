@@ -559,12 +559,19 @@ def test_dealt_out_batches_give_every_process_the_same_number_of_steps():
 # -- CUDA (run by bench/gpu.sh on a GPU machine) ------------------------------------------------
 
 @cuda
-def test_cuda_amp_auto_picks_bf16_or_fp16_and_trains():
+def test_cuda_amp_auto_follows_the_probe_and_trains():
+    """Whatever dtype cuDNN's LSTM computes in under bf16 autocast (the PyTorch source says
+    fp16), fit's choice follows the measurement: a scaler exactly when a layer runs in fp16."""
     model, data = model_and_data()
+    model.cuda()
+    [run] = precision.probe(model, "bf16", torch.device("cuda"))
+    print(f"CUDA probe under bf16 autocast: {run}")  # bench/gpu.sh records this line
     history = fit(model, data, loss_fn=nn.MSELoss(), lr=2e-2, epochs=3, device="cuda",
                   quiet=True, seed=0)
     major = torch.cuda.get_device_capability()[0]
     assert history.settings["amp"] == ("bf16" if major >= 8 else "fp16")
+    chosen = precision.choose("auto", model, torch.device("cuda"))
+    assert chosen.scaler == (major < 8 or run.dtype == torch.float16)
     assert history.train_loss[-1] < history.train_loss[0]
 
 
@@ -586,7 +593,12 @@ def test_cuda_no_synchronisation_per_step():
 
     counts = []
     for steps in (10, 40):
-        model, data = model_and_data(n=640)  # 40 batches, pinned by fit on CUDA
+        # no recurrent layer: cuDNN's RNNs compute in fp16 under autocast, and the gradient
+        # scaler that then comes with them reads one flag back from the GPU every step
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(18, 64), nn.Tanh(), nn.Linear(64, 1),
+                              nn.Flatten(0))
+        data = regression_data(n=640)  # 40 batches, pinned by fit on CUDA
         model.cuda()
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=True)
         fit(model, data, loss_fn=nn.MSELoss(), optimizer=optimizer, steps=2, amp="bf16",

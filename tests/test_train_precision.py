@@ -10,6 +10,10 @@ branches run in CI on any machine.
 from __future__ import annotations
 
 import math
+import os
+import platform
+import subprocess
+import sys
 import warnings
 
 import pytest
@@ -214,3 +218,17 @@ def test_fp16_asked_always_comes_with_a_scaler_and_none_means_float32():
 def test_an_unknown_amp_is_refused_naming_the_choices():
     with pytest.raises(ValueError, match="'auto', 'bf16', 'fp16' or None"):
         choose("float16", LSTMRegressor(), CPU)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="emulates an x86 CPU")
+def test_the_avx2_emulation_that_ci_uses_really_takes_the_bf16_lstm_away():
+    """`make test-avx2` (run by .ci/run) is only worth something if its variables turn this
+    CPU into an AVX2-only one: torch's capability, and oneDNN without its bf16 LSTM."""
+    script = ("import torch; from rnnlib.train import probe; "
+              "[run] = probe(torch.nn.LSTM(3, 4), 'bf16', 'cpu'); "
+              "print(torch.backends.cpu.get_cpu_capability(), run.ran)")
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+           "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split()
+    assert out == ["AVX2", "False"]

@@ -53,7 +53,8 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
             ``metric(output, targets)``, averaged over target elements (e.g. ``accuracy``).
         clip_norm: clip the gradients' total L2 norm to this (recorded before clipping).
         amp: ``"auto"``, ``"bf16"``, ``"fp16"`` or None (float32): see ``precision.choose``.
-            A precision that cannot run here falls back to float32, with a warning.
+            A precision asked for by name that cannot run here falls back to float32, with a
+            warning; ``"auto"`` never picks one that cannot run.
         scheduler: a ``torch.optim.lr_scheduler`` made for ``optimizer``, stepped after every
             optimizer step.
         patience: stop after this many epochs without a lower ``val_loss``. However training
@@ -79,7 +80,8 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
 
     Raises:
         TypeError, ValueError: an argument, or the first batch through the model and the loss,
-            is not what ``fit`` expects; nothing has been trained or written yet.
+            is not what ``fit`` expects (found before anything is trained or written); or a
+            later batch does not fit the model (ValueError, naming its shapes).
         CheckpointError: ``resume=True`` found a checkpoint it cannot use.
         TrainingDiverged: the loss or the gradients became NaN/inf.
     """

@@ -144,7 +144,8 @@ def probe(model: nn.Module, amp: str, device: torch.device | str | None = None) 
             try:
                 _probed[key] = (_run_once(layer, device, dtype), None)
             except RuntimeError as error:
-                _probed[key] = (None, str(error).strip().splitlines()[0])
+                first_sentence = str(error).strip().splitlines()[0].split(". ")[0]
+                _probed[key] = (None, first_sentence.rstrip("."))
         ran_in, error = _probed[key]
         runs.append(LayerRun(name, type(layer).__name__, ran_in, error))
     return runs
@@ -225,8 +226,8 @@ def _why_not(amp: str, tried: str, failures: list[LayerRun], device: torch.devic
         need = f" ({need}; torch sees this CPU as {torch.backends.cpu.get_cpu_capability()})"
     asked = "amp='auto'" if amp == "auto" else f"amp={amp!r} was asked, but"
     return (f"{asked} {_names([layer])} cannot run under {tried} autocast on {where}{need}: "
-            f"training in float32 instead. (The layer said: {layer.error[:120]}) Pass amp=None "
-            f"to train in float32 without this message.")
+            f"training in float32 instead (the layer said: {layer.error}). Pass amp=None to "
+            f"train in float32 without this message.")
 
 
 def _cpu_bf16_note(runs: Callable[[str], list[LayerRun]]) -> str:

@@ -98,7 +98,9 @@ def backward_and_update(loss: torch.Tensor, optimizer: torch.optim.Optimizer, sc
 
     With fp16's gradient scaler the loss is scaled up before backward, so that small
     gradients survive fp16's range, and the gradients are unscaled before they are measured;
-    the scaler skips the update when a gradient overflowed, and lowers its scale.
+    the scaler skips the update when a gradient overflowed, and lowers its scale. To know
+    whether one did, ``scaler.step`` reads one flag back from the GPU: the one wait per step
+    that a scaler costs.
     """
     if scaler is None:
         loss.backward()
