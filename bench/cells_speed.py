@@ -30,7 +30,7 @@ from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 from rnnlib import scratch  # noqa: E402
-from rnnlib.course import describe_device  # noqa: E402
+from rnnlib.course import describe_device, load_average, require_quiet_machine  # noqa: E402
 
 
 def lstm_indexing_loop(model: scratch.LSTM, x: torch.Tensor) -> torch.Tensor:
@@ -78,7 +78,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--input-size", type=int, default=64)
     parser.add_argument("--hidden-size", type=int, default=128)
+    parser.add_argument("--max-load", type=float, default=None,
+                        help="refuse to time above this 1-minute load average (default: CPUs / 2)")
     args = parser.parse_args()
+    print(require_quiet_machine(args.max_load, "before"))
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA GPU here")
     lengths = [int(t) for t in args.lengths.split(",") if t]
@@ -118,6 +121,8 @@ def main() -> None:
         print(f"{T:5d} {ms['nn.LSTM']:11.1f} {ms['scratch']:11.1f} {ratios[T]:11.2f} {slow}",
               flush=True)
     headline = 400 if 400 in ratios else max(ratios)
+    load = load_average()  # this run itself adds about one per thread
+    print(f"load average after: {load:.2f}" if load is not None else "load average after: unknown")
     print(f"ratio scratch/nn.LSTM forward+backward at T={headline}: {ratios[headline]:.2f}")
 
 

@@ -35,7 +35,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
-from rnnlib.course import describe_device  # noqa: E402
+from rnnlib.course import describe_device, load_average, require_quiet_machine  # noqa: E402
 from rnnlib.parallel import MinGRU  # noqa: E402
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}
@@ -73,7 +73,10 @@ def main() -> None:
     parser.add_argument("--json", default=None,
                         help="also write the table to this JSON file (notebook 10 shows "
                              "results/gpu-*.json)")
+    parser.add_argument("--max-load", type=float, default=None,
+                        help="refuse to time above this 1-minute load average (default: CPUs / 2)")
     args = parser.parse_args()
+    print(require_quiet_machine(args.max_load, "before"))
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: torch sees no CUDA GPU here")
     lengths = [int(t) for t in args.lengths.split(",") if t]
@@ -126,6 +129,8 @@ def main() -> None:
                   "headline": {"T": headline, "sequential_over_parallel": ratios[headline]}}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(record, indent=1) + "\n")
+    load = load_average()  # this run itself adds about one per thread
+    print(f"load average after: {load:.2f}" if load is not None else "load average after: unknown")
     print(f"ratio sequential/parallel minGRU at T={headline}: {ratios[headline]:.2f}")
 
 

@@ -29,7 +29,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # rnnlib from this checkout
 
-from rnnlib.course import describe_device  # noqa: E402
+from rnnlib.course import describe_device, load_average, require_quiet_machine  # noqa: E402
 from rnnlib.train import fit  # noqa: E402
 
 
@@ -97,7 +97,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--amp", choices=["bf16", "fp16"], default=None,
                         help="autocast in both loops (default: float32)")
+    parser.add_argument("--max-load", type=float, default=None,
+                        help="refuse to time above this 1-minute load average (default: CPUs / 2)")
     args = parser.parse_args()
+    print(require_quiet_machine(args.max_load, "before"))
 
     os.environ["RNNLIB_THREADS"] = str(args.threads)  # fit then keeps the same count
     torch.set_num_threads(args.threads)
@@ -135,6 +138,8 @@ def main() -> None:
               f"{bare_cpu:>12.3f}  {fit_cpu:>11.3f}  {cpu_ratios[-1]:>9.3f}")
     print(f"bare loop: {1e3 * min(bare_seconds) / args.steps:.2f} ms per step at best; "
           f"median ratio of CPU times {statistics.median(cpu_ratios):.3f}")
+    load = load_average()  # this run itself adds about one per thread
+    print(f"load average after: {load:.2f}" if load is not None else "load average after: unknown")
     print(f"trainer_overhead {device.type}: median ratio fit/bare (wall clock) = "
           f"{statistics.median(ratios):.3f}")
 

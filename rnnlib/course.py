@@ -173,6 +173,27 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({cpu_name()})"
 
 
+def load_average() -> float | None:
+    """The machine's 1-minute load average (None where the OS does not report one)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):  # Windows
+        return None
+
+
+def require_quiet_machine(max_load: float | None = None, when: str = "before") -> str:
+    """For benchmarks: stop (SystemExit) when other work loads the machine, since timings
+    taken then measure the other work. The limit defaults to half the CPUs; returns a line
+    naming the load, to print beside the figures."""
+    limit = max_load if max_load is not None else (os.cpu_count() or 2) / 2
+    load = load_average()
+    if load is not None and load > limit:
+        raise SystemExit(f"load average {load:.2f} {when} timing is above {limit:.2f}: other "
+                         f"work is running, so timings now would be wrong; not recorded. Wait "
+                         f"until the machine is idle (or pass --max-load).")
+    return f"load average {when}: {load:.2f}" if load is not None else "load average: unknown"
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python's, NumPy's and torch's generators (all devices) from one number."""
     random.seed(seed)

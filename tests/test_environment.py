@@ -55,5 +55,7 @@ def test_ci_runs_the_readme_test_command():
     ci = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()
           if ln.strip() and not ln.startswith("#")]
     assert ci[-1] == "RNNLIB_REQUIRE_BROWSER=1 make test"
+    # and the precision tests again on an emulated AVX2-only CPU, as the README says
+    assert "make test-avx2" in ci and "make test-avx2" in readme
     # CI does nothing the README does not say: it installs Chromium as the README tells.
     assert "apt-get install chromium" in readme and "RNNLIB_REQUIRE_BROWSER=1" in readme

@@ -28,6 +28,7 @@ from rnnlib.train import (
     accuracy,
     distributed,
     fit,
+    precision,
     progress,
 )
 from rnnlib.train import checkpoint as checkpoints

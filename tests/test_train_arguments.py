@@ -89,8 +89,6 @@ BAD_ARGUMENTS = {
     "patience zero": (ValueError, ["patience should be >= 1, got 0"],
                       {"patience": 0, "val_data": batches()}),
     "patience without val_data": (ValueError, ["patience", "val_data"], {"patience": 2}),
-    "metrics without val_data": (ValueError, ["metrics", "val_data"],
-                                 {"metrics": {"mae": nn.L1Loss()}}),
     "metrics a list": (TypeError, ["metrics should be a dict", "list"],
                        {"metrics": [nn.L1Loss()], "val_data": batches()}),
     "metric named loss": (ValueError, ["'loss'"],

@@ -188,8 +188,6 @@ def check_fit(*, model, train_data, loss_fn, optimizer, lr, epochs, steps, val_d
     whole_number("threads", threads, 1)
     flag("quiet", quiet, optional=True)
     _optimizer_and_scheduler(model, optimizer, lr, scheduler)
-    if metrics and val_data is None:
-        raise ValueError("metrics are measured on the validation data: pass val_data too")
     if patience is not None and val_data is None:
         raise ValueError("early stopping (patience=...) watches the validation loss: "
                          "pass val_data too")

@@ -50,7 +50,8 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
         epochs, steps: passes over the data, and/or a cap on optimizer steps (the first reached
             ends training). Default: one epoch.
         val_data, metrics: evaluated after every epoch: the loss and each
-            ``metric(output, targets)``, averaged over target elements (e.g. ``accuracy``).
+            ``metric(output, targets)``, averaged over target elements (e.g. ``accuracy``);
+            without ``val_data`` no metric is measured.
         clip_norm: clip the gradients' total L2 norm to this (recorded before clipping).
         amp: ``"auto"``, ``"bf16"``, ``"fp16"`` or None (float32): see ``precision.choose``.
             A precision asked for by name that cannot run here falls back to float32, with a
