@@ -100,3 +100,13 @@ def test_report_rejects_bad_figures():
         rnnlib.report({"x": "high"})
     with pytest.raises(ValueError, match="identifiers"):
         rnnlib.report({"val loss": 1.0})
+
+
+def test_benchmarks_refuse_to_time_on_a_busy_machine_and_name_the_load(monkeypatch):
+    monkeypatch.setattr(course.os, "getloadavg", lambda: (3.5, 2.0, 1.0))
+    with pytest.raises(SystemExit, match="load average 3.50 before timing is above 1.00"):
+        course.require_quiet_machine(1.0)
+    assert course.require_quiet_machine(4.0) == "load average before: 3.50"
+    monkeypatch.setattr(course.os, "getloadavg", lambda: (0.2, 0.1, 0.1))
+    monkeypatch.setattr(course.os, "cpu_count", lambda: 2)
+    assert course.require_quiet_machine() == "load average before: 0.20"  # limit: 2 CPUs / 2

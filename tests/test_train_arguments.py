@@ -112,6 +112,7 @@ BAD_ARGUMENTS = {
     "seed a float": (TypeError, ["seed", "float"], {"seed": 1.5}),
     "device unknown": (ValueError, ["device should be", "'gpu'"], {"device": "gpu"}),
     "device a number": (TypeError, ["device should be", "int"], {"device": 0}),
+    "device a missing GPU": (RuntimeError, ["cuda:3", "GPU"], {"device": "cuda:3"}),
     "threads zero": (ValueError, ["threads should be >= 1, got 0"], {"threads": 0}),
     "quiet a string": (TypeError, ["quiet should be True or False", "str"], {"quiet": "no"}),
     "model a class": (TypeError, ["model is the class Regressor", "Regressor(...)"],

@@ -19,7 +19,15 @@ def named_device(device: str | torch.device) -> torch.device:
     """"auto"/"cpu"/"cuda"/"mps" go through choose_device (a clear error if missing)."""
     if isinstance(device, str) and device.strip().lower() in course.DEVICES:
         return course.choose_device(device.strip().lower())
-    return torch.device(device)
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={str(device)!r} was asked for, but torch sees no CUDA GPU "
+                           f"here; use device='auto' or 'cpu'")
+    if device.type == "cuda" and device.index is not None and \
+            device.index >= torch.cuda.device_count():
+        raise RuntimeError(f"device={str(device)!r} was asked for, but torch sees "
+                           f"{torch.cuda.device_count()} GPU(s) here (cuda:0 ...)")
+    return device
 
 
 def pick(device: Any, session: Any, local_rank: int, world: int) -> torch.device:
