@@ -12,11 +12,11 @@ STAMP  := $(VENV)/.installed
 TEST_ENV := RNNLIB_SMOKE=1 RNNLIB_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 WORKERS ?= 2
 
-.PHONY: lab test test-avx2 venv results data student lint clean
+.PHONY: lab test test-avx2 venv outputs results data student lint clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt constraints.txt pyproject.toml jupyterlab-settings/overrides.json
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] >= (3, 11), f"Python 3.11 or newer is needed, {sys.version.split()[0]} found: set PYTHON=python3.11"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -25,6 +25,7 @@ $(STAMP): requirements.txt constraints.txt pyproject.toml
 	# Register this environment's Python as the "python3" kernel, so notebooks never
 	# run under another interpreter.
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (rnn course)" >/dev/null
+	$(BIN)/python jupyterlab-settings/install.py
 	touch $(STAMP)
 
 # allow_root: containers (Docker, some hubs) run as root; it changes nothing for other users.
@@ -44,6 +45,10 @@ test-avx2: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Re-store the notebooks' outputs from a learner-mode run (all, or NOTEBOOK=notebooks/02-rnn.ipynb).
+outputs: $(STAMP)
+	$(BIN)/python scripts/refresh_outputs.py $(NOTEBOOK)
 
 # Learner-mode run of every training notebook; figures, wall time and peak memory go to results/.
 results: $(STAMP)

@@ -1,17 +1,30 @@
-"""Re-run notebooks in smoke mode and store their outputs (what nbval compares against).
+"""`make outputs`: re-run notebooks in learner mode and store their outputs.
 
-    python scripts/refresh_outputs.py                      # every notebook
-    python scripts/refresh_outputs.py notebooks/02-rnn.ipynb
+    python scripts/refresh_outputs.py                            # every notebook
+    python scripts/refresh_outputs.py notebooks/02-rnn.ipynb     # some of them
+    python scripts/refresh_outputs.py --smoke notebooks/02-rnn.ipynb   # quick, for drafts
 
-Runs each notebook top to bottom in a fresh kernel (cwd = notebooks/, RNNLIB_SMOKE=1, one torch
-thread), tidies its metadata (kernelspec python3, no editor leftovers), and records a hash of
-its code cells in the notebook's metadata: tests/test_contract.py fails when a code cell was
-edited after the outputs were stored.
+A learner opening a notebook on GitHub, nbviewer, Binder or a hub sees its stored outputs
+before running anything, so they are those of a learner's run: the parameters cell's defaults
+(smoke mode off), on a CPU, in a fresh kernel, top to bottom, with the threads ``rnnlib.setup``
+chooses. Then, for each notebook:
+
+- the same notebook runs once more in smoke mode, as nbval will run it in the tests, and every
+  cell whose output differs between the two modes is tagged ``nbval-ignore-output``; cells that
+  carry the tag but printed the same in both are listed, for a person to judge (their output
+  may still depend on the machine);
+- widget views (tqdm's bars) keep only their text form: no widget state is stored;
+- the metadata records how the outputs were made (``rnnlib.outputs``): the mode, the machine,
+  the torch version, the date, and a fingerprint of the notebook's code, the rnnlib sources it
+  runs and the data hashes. tests/test_contract.py fails when the fingerprint no longer
+  matches, and names this command.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import datetime
 import os
 import sys
 from pathlib import Path
@@ -21,10 +34,19 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from notebook_harness import KERNELSPEC, code_hash, notebooks, smoke_env  # noqa: E402
+from notebook_harness import (  # noqa: E402
+    INLINE,
+    KERNELSPEC,
+    fingerprint,
+    notebooks,
+    outputs_differ,
+    smoke_env,
+)
 
 EDITOR_KEYS = ("jupytext", "widgets", "papermill", "toc", "vscode", "colab")
 CELL_EDITOR_KEYS = ("lines_to_next_cell", "execution", "collapsed", "scrolled", "papermill")
+WIDGET = "application/vnd.jupyter.widget-view+json"
+IGNORE = "nbval-ignore-output"
 
 
 def tidy(nb: nbformat.NotebookNode) -> None:
@@ -37,28 +59,104 @@ def tidy(nb: nbformat.NotebookNode) -> None:
             cell.metadata.pop(key, None)
 
 
-def refresh(path: Path, timeout: int) -> None:
+def learner_env() -> dict[str, str]:
+    """The environment of a learner's run: no smoke mode, no thread count forced."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RNNLIB_SMOKE", "RNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                        "RNNLIB_RESULTS")}
+    env.update(MPLBACKEND=INLINE, PYDEVD_DISABLE_FILE_VALIDATION="1")
+    return env
+
+
+def execute(nb: nbformat.NotebookNode, path: Path, env: dict[str, str], timeout: int) -> None:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def without_widgets(nb: nbformat.NotebookNode) -> None:
+    """Progress bars drawn as widgets keep their text: a page without the widget's state
+    (GitHub, nbviewer) then shows the bar as text instead of "Loading widget..."."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.outputs:
+            data = output.get("data", {})
+            if WIDGET in data:
+                data.pop(WIDGET)
+                if not data:
+                    continue
+            kept.append(output)
+        cell.outputs = kept
+
+
+def machine() -> str:
+    import platform
+
+    from rnnlib.course import cpu_name, usable_cpus
+
+    return f"{platform.machine()}, {cpu_name()}, {usable_cpus()} usable CPUs"
+
+
+def refresh(path: Path, timeout: int, smoke: bool) -> None:
+    import torch
+
     nb = nbformat.read(path, as_version=4)
     tidy(nb)
-    os.environ.update(smoke_env())
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
-    for cell in nb.cells:
-        cell.metadata.pop("execution", None)
-    nb.metadata.pop("widgets", None)  # widget state is per run: never compared, only noise
-    nb.metadata["rnnlib"] = {"code_sha256": code_hash(nb)}
+    execute(nb, path, smoke_env() if smoke else learner_env(), timeout)
+    without_widgets(nb)
+    if not smoke:
+        tag_mode_dependent_cells(nb, path, timeout)
+    nb.metadata.pop("widgets", None)
+    nb.metadata["rnnlib"] = {"outputs": {
+        "mode": "smoke" if smoke else "learner", "machine": machine(),
+        "torch": torch.__version__, "date": datetime.date.today().isoformat(),
+        "fingerprint": fingerprint(nb)}}
     nbformat.validate(nb)
     nbformat.write(nb, path)
-    print(f"refreshed {path.relative_to(ROOT)}")
+    print(f"refreshed {path.relative_to(ROOT)} ({'smoke' if smoke else 'learner'} mode)")
+
+
+def tag_mode_dependent_cells(nb: nbformat.NotebookNode, path: Path, timeout: int) -> None:
+    """Tag the cells whose output a smoke run changes, so that nbval skips only those."""
+    smoke = copy.deepcopy(nb)
+    for cell in smoke.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    execute(smoke, path, smoke_env(), timeout)
+    without_widgets(smoke)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    smoke_code = [c for c in smoke.cells if c.cell_type == "code"]
+    for number, (learner_cell, smoke_cell) in enumerate(zip(code, smoke_code, strict=True), 1):
+        tags = learner_cell.metadata.setdefault("tags", [])
+        differs = outputs_differ(learner_cell.outputs, smoke_cell.outputs)
+        if differs and IGNORE not in tags:
+            tags.append(IGNORE)
+            print(f"  code cell {number}: output depends on the mode, now tagged {IGNORE}")
+        elif not differs and IGNORE in tags and learner_cell.outputs:
+            print(f"  code cell {number}: tagged {IGNORE} but the same in both modes here "
+                  f"(keep the tag only if it depends on the machine): "
+                  f"{learner_cell.source.splitlines()[0][:60]!r}")
+        if not tags:
+            del learner_cell.metadata["tags"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all)")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds per cell")
+    parser.add_argument("--smoke", action="store_true",
+                        help="store a smoke run instead (quick; the tests flag it as not final)")
+    parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
     args = parser.parse_args()
     for path in args.paths or notebooks():
-        refresh(path.resolve(), args.timeout)
+        refresh(path.resolve(), args.timeout, args.smoke)
 
 
 if __name__ == "__main__":

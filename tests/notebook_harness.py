@@ -6,9 +6,11 @@ tests/test_notebooks.py can prove that a notebook with a failing cell fails unde
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -38,6 +40,119 @@ def code_hash(nb: nbformat.NotebookNode) -> str:
             digest.update(cell.source.encode())
             digest.update(json.dumps(sorted(cell.metadata.get("tags", []))).encode())
     return digest.hexdigest()
+
+
+# -- What produced a notebook's stored outputs ----------------------------------------------
+
+RNNLIB = ROOT / "rnnlib"
+RNNLIB_IMPORT = re.compile(r"\brnnlib(?:\.(\w+))?")
+
+
+def _module_file(name: str) -> Path | None:
+    """rnnlib/x.py or rnnlib/x/__init__.py for the dotted name "rnnlib.x" (None if not ours)."""
+    parts = name.split(".")
+    if parts[0] != "rnnlib":
+        return None
+    base = RNNLIB.joinpath(*parts[1:])
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports_of(source: str, package: str, attributes: bool = False) -> set[str]:
+    """The rnnlib modules a piece of code imports (``import rnnlib.x``, ``from rnnlib import
+    x``, ``from rnnlib.x import y``, relative imports) and, with ``attributes`` (notebook code,
+    where ``import rnnlib`` loads submodules on first use), reaches as ``rnnlib.x``."""
+    found = {f"rnnlib.{m}" if m else "rnnlib" for m in RNNLIB_IMPORT.findall(source)} \
+        if attributes else set()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # a notebook cell with IPython magic: the regex above still counts
+        return found
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1]
+                                + ([base] if base else []))
+            found.add(base)
+            found |= {f"{base}.{alias.name}" for alias in node.names}
+    return {name for name in found if name == "rnnlib" or name.startswith("rnnlib.")}
+
+
+def rnnlib_sources(nb: nbformat.NotebookNode) -> list[Path]:
+    """The rnnlib source files a notebook's code runs: what its cells import, and what those
+    modules import in turn (a package's ``__init__`` and every parent package included)."""
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    todo, seen = list(_imports_of(code, "rnnlib", attributes=True) | {"rnnlib"}), set()
+    while todo:
+        name = todo.pop()
+        path = _module_file(name)
+        if path is None or path in seen:
+            continue
+        seen.add(path)
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        todo += _imports_of(path.read_text(), package)
+        todo += [".".join(name.split(".")[:k]) for k in range(1, name.count(".") + 1)]
+    return sorted(seen)
+
+
+def fingerprint(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """SHA-256s of what a notebook's outputs depend on: its code cells, the rnnlib sources it
+    runs, and the data files (their published hashes, as rnnlib.data checks them)."""
+    sources = hashlib.sha256()
+    for path in rnnlib_sources(nb):
+        sources.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    data = (ROOT / "rnnlib" / "data.py").read_text()
+    files = re.search(r"^FILES: dict\[str, str\] = \{(.*?)^\}", data, re.S | re.M)
+    return {"code": code_hash(nb), "rnnlib": sources.hexdigest(),
+            "data": hashlib.sha256(files[1].encode() if files else b"").hexdigest()}
+
+
+# -- Outputs as nbval compares them ----------------------------------------------------------
+
+NBVAL_SKIPS = {"metadata", "traceback", "prompt_number", "output_type", "name",
+               "execution_count", "application/vnd.jupyter.widget-view+json", "image/png",
+               "image/jpeg"}
+
+
+def _sanitizers() -> list[tuple[re.Pattern, str]]:
+    """The regex/replace pairs of tests/nbval_sanitize.cfg, which nbval applies before
+    comparing."""
+    pairs, regex = [], None
+    for line in SANITIZE.read_text().splitlines():
+        if line.startswith("regex:"):
+            regex = line.split(":", 1)[1].strip()
+        elif line.startswith("replace:") and regex is not None:
+            pairs.append((re.compile(regex), line.split(":", 1)[1].strip()))
+            regex = None
+    return pairs
+
+
+def comparable(outputs: list) -> dict[str, list[str]]:
+    """A cell's outputs flattened as nbval flattens them: mime type or stream name -> the
+    sanitized texts, in order (images and widget views are not compared)."""
+    flat: dict[str, list[str]] = {}
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            items = {output["name"]: output["text"]}
+        else:
+            items = {k: v for k, v in output.items() if k != "data"} | dict(output.get("data", {}))
+        for key, value in items.items():
+            if key in NBVAL_SKIPS:
+                continue
+            text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            for pattern, replacement in _sanitizers():
+                text = pattern.sub(replacement, text)
+            flat.setdefault(key, []).append(text)
+    return {k: ["".join(v)] if k in ("stdout", "stderr") else v for k, v in flat.items()}
+
+
+def outputs_differ(a: list, b: list) -> bool:
+    return comparable(a) != comparable(b)
 
 
 def smoke_env(**extra: str) -> dict[str, str]:

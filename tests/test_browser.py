@@ -30,7 +30,7 @@ IDS = [p.stem for p in NOTEBOOKS]
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-quic",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--disable-dev-shm-usage"]
-RUN_TIMEOUT_MS = 600_000
+RUN_TIMEOUT_MS = 300_000  # smoke runs take under a minute, even on a busy machine
 
 CURRENT = "window.jupyterapp && window.jupyterapp.shell.currentWidget"
 COMMAND = "window.jupyterapp.commands.execute"
@@ -39,10 +39,20 @@ KERNEL_READY = f"""() => {{ const w = {CURRENT};
   return !!(w?.context?.isReady && {KERNEL}?.connectionStatus === 'connected'); }}"""
 CODE_CELLS = "Array.from(w.content.model.cells).filter(c => c.type === 'code')"
 ALL_CLEARED = f"() => {{ const w = {CURRENT}; return {CODE_CELLS}.every(c => c.executionCount === null); }}"
-# Done when the kernel is idle and every cell ran, or one failed (JupyterLab stops there).
+# Done when the kernel is idle and every cell ran, or one failed (JupyterLab stops there), or
+# the kernel died (then JupyterLab restarts it and would wait for ever).
 DONE = f"""() => {{ const w = {CURRENT}; const cells = {CODE_CELLS};
   const failed = cells.some(c => c.outputs.toJSON().some(o => o.output_type === 'error'));
-  return {KERNEL}?.status === 'idle' && (failed || cells.every(c => c.executionCount !== null)); }}"""
+  const status = {KERNEL}?.status;
+  if (['dead', 'autorestarting', 'restarting'].includes(status)) return true;
+  return status === 'idle' && (failed || cells.every(c => c.executionCount !== null)); }}"""
+# Where a run stands: for the message of a run that did not finish.
+STATE = f"""() => {{ const w = {CURRENT}; const cells = {CODE_CELLS};
+  const ran = cells.filter(c => c.executionCount !== null).length;
+  const waiting = cells.find(c => c.executionCount === null);
+  return 'kernel ' + ({KERNEL}?.status ?? 'none') + ', ' + ran + ' of ' + cells.length +
+    ' code cells ran; the first not run: ' +
+    (waiting ? waiting.sharedModel.getSource().slice(0, 120) : '-'); }}"""
 STARTED = f"() => {{ const w = {CURRENT}; return {CODE_CELLS}.some(c => c.executionCount !== null); }}"
 ERRORS = f"""() => {{ const w = {CURRENT};
   return {CODE_CELLS}.flatMap(c => c.outputs.toJSON()
@@ -97,8 +107,7 @@ def lab(tmp_path_factory):
         [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
          "--ServerApp.ip=127.0.0.1", "--ServerApp.allow_root=True",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+         "--LabApp.expose_app_in_browser=True"],  # news and updates: the course's overrides
         env=smoke_env(), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -154,7 +163,14 @@ def run_all_cells(browser, lab, relative_path: str) -> list[str]:
             except PlaywrightTimeout:
                 if attempt == 4:
                     raise
-        page.wait_for_function(DONE, timeout=RUN_TIMEOUT_MS, polling=500)
+        try:
+            page.wait_for_function(DONE, timeout=RUN_TIMEOUT_MS, polling=500)
+        except PlaywrightTimeout:
+            pytest.fail(f"{relative_path} did not finish in {RUN_TIMEOUT_MS // 1000} s: "
+                        f"{page.evaluate(STATE)}")
+        state = page.evaluate(STATE)
+        if state.startswith(("kernel dead", "kernel autorestarting", "kernel restarting")):
+            pytest.fail(f"{relative_path}: the kernel died during the run: {state}")
         return page.evaluate(ERRORS)
     finally:
         page.close()
@@ -180,3 +196,25 @@ def test_the_browser_run_sees_an_error_output(browser, lab):
     nbformat.write(nb, lab[2] / "broken.ipynb")
     errors = run_all_cells(browser, lab, "broken.ipynb")
     assert len(errors) == 1 and "ValueError: seen in the browser" in errors[0]
+
+
+def test_jupyterlab_opens_without_the_jupyter_news_prompt(browser, lab):
+    """The course's settings overrides (jupyterlab-settings/) turn the news prompt and the
+    update check off, as `make lab` and Binder install them."""
+    import json
+
+    url, token, _ = lab
+    plugin = "@jupyterlab/apputils-extension:notification"
+    with urllib.request.urlopen(f"{url}/lab/api/settings/{plugin}?token={token}",
+                                timeout=30) as response:
+        defaults = json.load(response)["schema"]["properties"]  # overrides set the defaults
+    assert defaults["fetchNews"]["default"] == "false"  # JupyterLab's own default: "none", ask
+    assert defaults["checkForUpdates"]["default"] is False
+    page = browser.new_page()
+    try:
+        page.goto(f"{url}/lab/tree/notebooks/00-welcome.ipynb?token={token}")
+        page.wait_for_function(KERNEL_READY, timeout=120_000)
+        page.wait_for_timeout(5000)  # the prompt, when it comes, comes in the first seconds
+        assert "official Jupyter news" not in page.inner_text("body")
+    finally:
+        page.close()

@@ -6,11 +6,12 @@ import ast
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import ROOT
-from notebook_harness import code_hash, notebooks, text_outputs
+from notebook_harness import fingerprint, notebooks, text_outputs
 
 NOTEBOOKS = notebooks()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -69,15 +70,54 @@ def test_no_machine_paths_in_outputs(nb):
         assert not match, f"{name}: a machine path in the output of {cell.source[:50]!r}: {match[0]}"
 
 
-def test_outputs_are_fresh(nb):
+def stale_parts(notebook) -> list[str]:
+    """What changed since the outputs were stored: "code", "rnnlib", "data" (empty: fresh)."""
+    stored = notebook.metadata.get("rnnlib", {}).get("outputs", {}).get("fingerprint", {})
+    now = fingerprint(notebook)
+    return [part for part in now if stored.get(part) != now[part]]
+
+
+WHAT = {"code": "its code cells", "rnnlib": "the rnnlib sources it runs", "data": "the data"}
+
+
+def test_outputs_are_fresh_learner_mode_runs(nb):
     name, notebook = nb
+    refresh = f"`make outputs NOTEBOOK=notebooks/{name}.ipynb`"
     counts = [c.execution_count for c in code_cells(notebook)]
     assert counts == list(range(1, len(counts) + 1)), \
-        f"{name}: not executed top to bottom in one fresh kernel (counts {counts})"
-    stored = notebook.metadata.get("rnnlib", {}).get("code_sha256")
-    assert stored == code_hash(notebook), (
-        f"{name}: code cells changed since the outputs were stored; run "
-        f"`python scripts/refresh_outputs.py notebooks/{name}.ipynb`")
+        f"{name}: not executed top to bottom in one fresh kernel (counts {counts}); run {refresh}"
+    made = notebook.metadata.get("rnnlib", {}).get("outputs", {})
+    assert made.get("mode") == "learner", \
+        f"{name}: its stored outputs are not a learner-mode run ({made.get('mode')}); run {refresh}"
+    assert {"machine", "torch", "date"} <= made.keys(), f"{name}: {made}"
+    stale = stale_parts(notebook)
+    assert not stale, (f"{name}: {' and '.join(WHAT[p] for p in stale)} changed since its "
+                       f"outputs were stored; run {refresh}")
+
+
+def test_editing_one_code_cell_makes_the_outputs_stale():
+    notebook = nbformat.read(notebooks()[2], as_version=4)
+    assert stale_parts(notebook) == []
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and "parameters" not in
+                c.metadata.get("tags", []))
+    cell.source += "\nprint('edited')"
+    assert stale_parts(notebook) == ["code"]
+
+
+def test_editing_an_rnnlib_source_a_notebook_runs_makes_it_stale(monkeypatch):
+    import notebook_harness
+
+    notebook = nbformat.read(notebooks()[2], as_version=4)  # 02 runs rnnlib.scratch
+    sources = notebook_harness.rnnlib_sources(notebook)
+    assert ROOT / "rnnlib" / "scratch.py" in sources
+    assert ROOT / "rnnlib" / "train" / "loop.py" not in sources  # 02 writes its own loop
+    original = Path.read_bytes
+
+    def edited(path):
+        return original(path) + (b"# edited" if path.name == "scratch.py" else b"")
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert stale_parts(notebook) == ["rnnlib"]
 
 
 def test_objectives_at_top_recap_at_bottom(nb):
