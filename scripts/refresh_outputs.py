@@ -13,7 +13,7 @@ chooses. Then, for each notebook:
   cell whose output differs between the two modes is tagged ``nbval-ignore-output``; cells that
   carry the tag but printed the same in both are listed, for a person to judge (their output
   may still depend on the machine);
-- widget views (tqdm's bars) keep only their text form: no widget state is stored;
+- widget views (tqdm's bars) are dropped: no widget state is stored;
 - the metadata records how the outputs were made (``rnnlib.outputs``): the mode, the machine,
   the torch version, the date, and a fingerprint of the notebook's code, the rnnlib sources it
   runs and the data hashes. tests/test_contract.py fails when the fingerprint no longer
@@ -81,20 +81,12 @@ def execute(nb: nbformat.NotebookNode, path: Path, env: dict[str, str], timeout:
 
 
 def without_widgets(nb: nbformat.NotebookNode) -> None:
-    """Progress bars drawn as widgets keep their text: a page without the widget's state
-    (GitHub, nbviewer) then shows the bar as text instead of "Loading widget..."."""
+    """Drop widget views (tqdm's progress bars): a page without the widgets' state (GitHub,
+    nbviewer, a fresh JupyterLab) could only show "Loading widget..." or a bar frozen at 0%.
+    The epoch lines printed beside them stay."""
     for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        kept = []
-        for output in cell.outputs:
-            data = output.get("data", {})
-            if WIDGET in data:
-                data.pop(WIDGET)
-                if not data:
-                    continue
-            kept.append(output)
-        cell.outputs = kept
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
 
 
 def machine() -> str:
