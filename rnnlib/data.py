@@ -696,10 +696,11 @@ def copy_task(n: int, delay: int, n_symbols: int = 8, copy_len: int = 10,
 def temporal_order(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """The temporal order task (Hochreiter & Schmidhuber 1997, experiment 6a).
 
-    A sequence of random distractor symbols (a, b, c, d = ids 2..5) that starts with E (id 0)
-    and ends with B (id 1) holds two relevant symbols, X (6) or Y (7): the first somewhere in
-    the first half of the sequence, the second in the second half. The class is their order:
-    XX = 0, XY = 1, YX = 2, YY = 3. Chance is 25%.
+    A sequence of random distractor symbols (a, b, c, d = ids 2..5) that starts with B (id 0)
+    and ends with E (id 1) holds two relevant symbols, X (6) or Y (7): the first somewhere in
+    the first half of the sequence (steps 1 .. length // 2 - 1), the second in the second half
+    (steps length // 2 .. length - 2). The class is their order, 2 * first + second with X = 0
+    and Y = 1: XX = 0, XY = 1, YX = 2, YY = 3. Chance is 25%.
 
     Returns ``x``, int64 of shape (n, length) with 8 symbols in all, and ``y``, int64 (n,).
     """
