@@ -53,7 +53,10 @@ STATE = f"""() => {{ const w = {CURRENT}; const cells = {CODE_CELLS};
   return 'kernel ' + ({KERNEL}?.status ?? 'none') + ', ' + ran + ' of ' + cells.length +
     ' code cells ran; the first not run: ' +
     (waiting ? waiting.sharedModel.getSource().slice(0, 120) : '-'); }}"""
-STARTED = f"() => {{ const w = {CURRENT}; return {CODE_CELLS}.some(c => c.executionCount !== null); }}"
+# Started when a cell is queued or running (JupyterLab marks it) or has run. Issuing Run All a
+# second time while the first is still starting a slow kernel would queue every cell again.
+STARTED = f"""() => {{ const w = {CURRENT};
+  return {CODE_CELLS}.some(c => c.executionCount !== null || c.executionState === 'running'); }}"""
 ERRORS = f"""() => {{ const w = {CURRENT};
   return {CODE_CELLS}.flatMap(c => c.outputs.toJSON()
       .filter(o => o.output_type === 'error')
