@@ -7,6 +7,7 @@ tests/test_notebooks.py can prove that a notebook with a failing cell fails unde
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -119,6 +120,7 @@ NBVAL_SKIPS = {"metadata", "traceback", "prompt_number", "output_type", "name",
                "image/jpeg"}
 
 
+@functools.cache
 def _sanitizers() -> list[tuple[re.Pattern, str]]:
     """The regex/replace pairs of tests/nbval_sanitize.cfg, which nbval applies before
     comparing."""
