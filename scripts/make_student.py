@@ -3,13 +3,15 @@
     python scripts/make_student.py            # writes student/NN-topic.ipynb for every notebook
 
 From the same source notebooks (nothing is maintained twice): every cell tagged ``solution``
-is dropped, outputs are cleared, and the exercise stubs and self-checks stay. In a student copy
+is dropped, outputs are cleared, and the exercise stubs and self-checks stay. The diagrams
+(``notebooks/figures/``) are copied beside them, so that the copies show them too. In a student copy
 each self-check therefore runs on the untouched stub and says what to do.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
@@ -39,6 +41,10 @@ def main() -> None:
     for path in notebooks():
         nbformat.write(student_copy(nbformat.read(path, as_version=4)), args.out / path.name)
         print(f"wrote {args.out.name}/{path.name}")
+    figures = ROOT / "notebooks" / "figures"
+    if figures.is_dir():
+        shutil.copytree(figures, args.out / "figures", dirs_exist_ok=True)
+        print(f"copied {len(list(figures.glob('*')))} diagrams to {args.out.name}/figures/")
 
 
 if __name__ == "__main__":

@@ -35,9 +35,9 @@ from nbclient import NotebookClient
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from notebook_harness import (  # noqa: E402
-    INLINE,
     KERNELSPEC,
     fingerprint,
+    learner_env,
     notebooks,
     outputs_differ,
     smoke_env,
@@ -57,15 +57,6 @@ def tidy(nb: nbformat.NotebookNode) -> None:
     for cell in nb.cells:
         for key in CELL_EDITOR_KEYS:
             cell.metadata.pop(key, None)
-
-
-def learner_env() -> dict[str, str]:
-    """The environment of a learner's run: no smoke mode, no thread count forced."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("RNNLIB_SMOKE", "RNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                        "RNNLIB_RESULTS")}
-    env.update(MPLBACKEND=INLINE, PYDEVD_DISABLE_FILE_VALIDATION="1")
-    return env
 
 
 def execute(nb: nbformat.NotebookNode, path: Path, env: dict[str, str], timeout: int) -> None:

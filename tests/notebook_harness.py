@@ -157,6 +157,16 @@ def outputs_differ(a: list, b: list) -> bool:
     return comparable(a) != comparable(b)
 
 
+def learner_env() -> dict[str, str]:
+    """The environment of a learner's run (``make outputs``, ``make results``): no smoke mode,
+    no thread count forced, so ``rnnlib.setup`` chooses the threads as it does for a learner."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("RNNLIB_SMOKE", "RNNLIB_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                        "RNNLIB_RESULTS")}
+    env.update(MPLBACKEND=INLINE, PYDEVD_DISABLE_FILE_VALIDATION="1")
+    return env
+
+
 def smoke_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ, RNNLIB_SMOKE="1", RNNLIB_THREADS="1", OMP_NUM_THREADS="1",
                MKL_NUM_THREADS="1", MPLBACKEND=INLINE, PYDEVD_DISABLE_FILE_VALIDATION="1")

@@ -236,3 +236,36 @@ def test_jupyterlab_opens_without_the_jupyter_news_prompt(browser, lab):
         assert "official Jupyter news" not in page.inner_text("body")
     finally:
         page.close()
+
+
+DIAGRAM = r"!\[[^\]]*\]\((figures/[^)\s]+\.svg)\)"
+WITH_DIAGRAMS = [p for p in NOTEBOOKS if __import__("re").search(DIAGRAM, p.read_text())]
+# Every image of the rendered markdown, scrolled into view (a windowed notebook loads lazily).
+IMAGES = """() => { const imgs = Array.from(document.querySelectorAll('.jp-MarkdownOutput img'));
+  imgs.forEach(i => i.scrollIntoView());
+  return imgs.map(i => ({src: i.getAttribute('src') || '', loaded: i.complete && i.naturalWidth > 0,
+                         alt: i.getAttribute('alt') || ''})); }"""
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", WITH_DIAGRAMS, ids=[p.stem for p in WITH_DIAGRAMS])
+def test_diagrams_load_in_jupyterlab(path, browser, lab):
+    import re
+
+    expected = len(re.findall(DIAGRAM, path.read_text()))
+    url, token, _ = lab
+    page = browser.new_page()
+    try:
+        page.goto(f"{url}/lab/tree/notebooks/{path.name}?token={token}")
+        page.wait_for_function(KERNEL_READY, timeout=120_000)
+        deadline, images = time.monotonic() + 60, []
+        while time.monotonic() < deadline:
+            images = [i for i in page.evaluate(IMAGES) if ".svg" in i["src"]]
+            if len(images) >= expected and all(i["loaded"] for i in images):
+                break
+            time.sleep(0.5)
+        assert len(images) == expected and all(i["loaded"] and i["alt"] for i in images), \
+            f"{path.name}: {expected} diagrams referenced, JupyterLab shows {images}"
+    finally:
+        page.close()
+        shutdown_kernels(url, token)

@@ -157,3 +157,36 @@ def test_ruff_passes_on_code_and_notebooks():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+
+
+def test_markdown_images_exist_have_alt_text_and_are_valid_svg(nb):
+    """Diagrams are SVG files beside the notebooks, shown from markdown (GitHub, JupyterLab,
+    Binder and the student copies render them), each with alt text for a reader who cannot
+    see it."""
+    import xml.etree.ElementTree as ElementTree
+
+    name, notebook = nb
+    for cell in notebook.cells:
+        if cell.cell_type != "markdown":
+            continue
+        for alt, src in IMAGE.findall(cell.source):
+            assert not src.startswith(("http:", "https:", "/")), \
+                f"{name}: image {src} must be a file of the course, by a relative path"
+            assert len(alt.split()) >= 6, f"{name}: image {src} needs alt text that describes it"
+            path = ROOT / "notebooks" / src
+            assert path.is_file(), f"{name}: image {src} does not exist"
+            assert path.suffix == ".svg", f"{name}: image {src}: diagrams are SVG files"
+            root = ElementTree.parse(path).getroot()
+            assert root.tag.endswith("svg") and root.get("viewBox"), \
+                f"{src}: an <svg> with a viewBox, so that it scales"
+            assert not MACHINE_PATH.search(path.read_text()), f"{src} holds a machine path"
+
+
+def test_every_diagram_file_is_shown_by_a_notebook():
+    shown = {src for p in NOTEBOOKS for cell in nbformat.read(p, as_version=4).cells
+             if cell.cell_type == "markdown" for _, src in IMAGE.findall(cell.source)}
+    files = {f"figures/{p.name}" for p in (ROOT / "notebooks" / "figures").glob("*")}
+    assert files <= shown, f"diagrams no notebook shows: {sorted(files - shown)}"

@@ -39,3 +39,13 @@ def test_student_copy_self_checks_fail_helpfully_on_the_stubs(path, tmp_path):
         assert errors, f"{path.stem}: {cell.source!r} passed on the untouched stub"
         assert errors[0].ename == "CheckFailed", f"{path.stem}: {errors[0].ename}: {errors[0].evalue}"
         assert len(errors[0].evalue) > 40, f"not a helpful message: {errors[0].evalue!r}"
+
+
+def test_make_student_writes_every_notebook_and_the_diagrams_they_show(tmp_path):
+    import subprocess
+
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "make_student.py"), "--out",
+                    str(tmp_path)], check=True, capture_output=True)
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
+    for path in (ROOT / "notebooks" / "figures").glob("*.svg"):
+        assert (tmp_path / "figures" / path.name).read_bytes() == path.read_bytes()
