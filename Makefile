@@ -50,7 +50,8 @@ lint: $(STAMP)
 outputs: $(STAMP)
 	$(BIN)/python scripts/refresh_outputs.py $(NOTEBOOK)
 
-# Learner-mode run of every training notebook; figures, wall time and peak memory go to results/.
+# Learner-mode run of every training notebook (as make outputs: their outputs are re-stored);
+# figures, wall time and peak memory go to results/ and the README.
 results: $(STAMP)
 	$(BIN)/python scripts/run_results.py
 

@@ -18,6 +18,12 @@ chooses. Then, for each notebook:
   the torch version, the date, and a fingerprint of the notebook's code, the rnnlib sources it
   runs and the data hashes. tests/test_contract.py fails when the fingerprint no longer
   matches, and names this command.
+
+Each notebook is refreshed in a child process of its own, so that its kernel's peak memory can
+be read back. The learner-mode figures of each notebook (what it passes to ``rnnlib.report``),
+its wall time and peak memory go to results/ (``run_results.write``), so that results/, the
+README, the instructor guide's timings and the stored outputs come from one run. ``make
+results`` is this command.
 """
 
 from __future__ import annotations
@@ -25,8 +31,13 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import json
 import os
+import resource
+import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -34,6 +45,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "scripts"))
 from notebook_harness import (  # noqa: E402
     KERNELSPEC,
     fingerprint,
@@ -88,12 +100,23 @@ def machine() -> str:
     return f"{platform.machine()}, {cpu_name()}, {usable_cpus()} usable CPUs"
 
 
-def refresh(path: Path, timeout: int, smoke: bool) -> None:
+def refresh(path: Path, timeout: int, smoke: bool) -> dict:
+    """Run one notebook, store its outputs, and return its record for results/ (wall time of
+    the learner-mode run, the figures it reported)."""
     import torch
 
     nb = nbformat.read(path, as_version=4)
     tidy(nb)
-    execute(nb, path, smoke_env() if smoke else learner_env(), timeout)
+    with tempfile.TemporaryDirectory() as tmp:
+        reported = Path(tmp) / "reported.jsonl"
+        env = smoke_env() if smoke else dict(learner_env(), RNNLIB_RESULTS=str(reported))
+        start = time.perf_counter()
+        execute(nb, path, env, timeout)
+        wall = time.perf_counter() - start
+        figures = {}
+        for line in reported.read_text().splitlines() if reported.exists() else []:
+            figures.update({k: v for k, v in json.loads(line).items()
+                            if k not in ("notebook", "smoke", "device", "time")})
     without_widgets(nb)
     if not smoke:
         tag_mode_dependent_cells(nb, path, timeout)
@@ -104,7 +127,9 @@ def refresh(path: Path, timeout: int, smoke: bool) -> None:
         "fingerprint": fingerprint(nb)}}
     nbformat.validate(nb)
     nbformat.write(nb, path)
-    print(f"refreshed {path.relative_to(ROOT)} ({'smoke' if smoke else 'learner'} mode)")
+    print(f"refreshed {path.relative_to(ROOT)} ({'smoke' if smoke else 'learner'} mode, "
+          f"{wall:.1f} s)", flush=True)
+    return {"notebook": path.stem, "wall_s": round(wall, 1), "ok": True, "figures": figures}
 
 
 def tag_mode_dependent_cells(nb: nbformat.NotebookNode, path: Path, timeout: int) -> None:
@@ -131,15 +156,45 @@ def tag_mode_dependent_cells(nb: nbformat.NotebookNode, path: Path, timeout: int
             del learner_cell.metadata["tags"]
 
 
-def main() -> None:
+def refresh_in_child(path: Path, timeout: int, smoke: bool) -> dict:
+    """``refresh`` in a child process; its record gains the kernel's peak memory (the child's
+    RUSAGE_CHILDREN peak: the kernels are its children). A notebook that fails is not written."""
+    with tempfile.TemporaryDirectory() as tmp:
+        record_file = Path(tmp) / "record.json"
+        child = subprocess.run([sys.executable, __file__, "--child", str(record_file),
+                                "--timeout", str(timeout), *(["--smoke"] if smoke else []),
+                                str(path)], stderr=subprocess.PIPE, text=True)
+        if child.returncode == 0 and record_file.exists():
+            return json.loads(record_file.read_text())
+    last = child.stderr.strip().splitlines()[-1] if child.stderr.strip() else "no message"
+    print(child.stderr[-4000:], file=sys.stderr)
+    return {"notebook": path.stem, "wall_s": None, "ok": False, "error": last[:300],
+            "figures": {}}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: all)")
     parser.add_argument("--smoke", action="store_true",
                         help="store a smoke run instead (quick; the tests flag it as not final)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
-    args = parser.parse_args()
-    for path in args.paths or notebooks():
-        refresh(path.resolve(), args.timeout, args.smoke)
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # one notebook, here
+    args = parser.parse_args(argv)
+    if args.child:
+        record = refresh(args.paths[0].resolve(), args.timeout, args.smoke)
+        record["peak_mib"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
+        args.child.write_text(json.dumps(record))
+        return
+    records = [refresh_in_child(path.resolve(), args.timeout, args.smoke)
+               for path in args.paths or notebooks()]
+    if not args.smoke:
+        from run_results import machine as results_machine
+        from run_results import write
+
+        write(records, results_machine())
+    failed = [r["notebook"] for r in records if not r["ok"]]
+    if failed:
+        raise SystemExit(f"failed, outputs not stored: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -16,11 +16,18 @@ IDS = [p.stem for p in NOTEBOOKS]
 
 # What each training notebook must report (COURSE.md §6), checked in the papermill run.
 REPORTED = {
-    "03-gradients": ["adding_T{}_mse_rnn", "adding_T{}_mse_lstm", "adding_T{}_mse_gru"],
-    "06-lstm-vs-gru": ["adding_T{}_mse_rnn", "adding_T{}_mse_lstm", "adding_T{}_mse_gru"],
-    "07-sentiment": ["sentiment_test_accuracy"],
+    "02-rnn": ["rnn_char_val_loss_nats"],
+    "03-gradients": ["adding_T{}_mse_rnn"],
+    "04-lstm": ["lstm_char_val_loss_nats"],
+    "05-gru": ["gru_char_val_loss_nats"],
+    "06-lstm-vs-gru": ["adding_T{}_mse_rnn", "adding_T{}_mse_lstm", "adding_T{}_mse_gru",
+                       "adding_T100_mse_rnn", "adding_T100_mse_lstm", "adding_T100_mse_gru"],
+    "07-sentiment": ["sentiment_test_accuracy", "sentiment_vs_bow_mcnemar_p",
+                     "sentiment_order_subset_accuracy", "sentiment_bow_order_subset_accuracy"],
     "08-char-lm": ["charlm_val_loss_nats"],
-    "09-beyond": ["sunspots_rmse", "sunspots_persistence_rmse", "vowels_test_accuracy"],
+    "09-beyond": ["sunspots_rmse", "sunspots_persistence_rmse", "sunspots_ar_rmse",
+                  "vowels_test_accuracy"],
+    "10-efficiency": ["efficiency_scan_seq_over_par_T{}"],
 }
 
 

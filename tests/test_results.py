@@ -72,3 +72,49 @@ def test_results_figures_are_what_the_stored_outputs_show(record):
         assert math.isclose(stored[name], value, rel_tol=2e-3, abs_tol=1e-9), \
             f"{record['notebook']}: results/ has {name} = {value:.4g}, the stored outputs " \
             f"show {stored[name]:.4g}: {REFRESH}"
+
+
+def test_refresh_of_a_failing_notebook_stores_nothing_and_says_which_cell(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from refresh_outputs import refresh_in_child
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("SMOKE = False", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("raise ValueError('this cell is broken')")]
+    path = tmp_path / "broken.ipynb"
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+    record = refresh_in_child(path, timeout=60, smoke=True)
+    assert not record["ok"] and "this cell is broken" in record["error"]
+    assert path.read_bytes() == before
+
+
+def test_instructor_timings_are_the_ones_generated_from_the_notebooks_and_results():
+    run_results = _run_results()
+    guide = (ROOT / "docs" / "instructor.md").read_text()
+    begin, end = run_results.TIMINGS_BEGIN, run_results.TIMINGS_END
+    stored = begin + guide.split(begin, 1)[1].split(end)[0] + end
+    assert stored == run_results.timings_section(_results()), \
+        "docs/instructor.md's timings are not the ones results/ gives: run " \
+        "`python scripts/run_results.py --readme`"
+
+
+def _stated_minutes(table: str) -> dict[str, int]:
+    """Learning times of a markdown table whose rows start `| NN | ...` and hold `N min`."""
+    return {row[0]: int(row[1]) for row in
+            re.findall(r"^\| (\d\d) \|.*?\| (\d+) min \|", table, re.M)}
+
+
+def test_learning_times_in_readme_and_notebook_00_are_those_the_notebooks_state():
+    run_results = _run_results()
+    stated = {p.stem[:2]: run_results.learner_minutes(p)
+              for p in sorted((ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb"))}
+    readme = _stated_minutes((ROOT / "README.md").read_text())
+    welcome = _stated_minutes("\n".join(c.source for c in nbformat.read(
+        ROOT / "notebooks" / "00-welcome.ipynb", as_version=4).cells if c.cell_type == "markdown"))
+    assert readme == stated, f"README's learning times {readme} differ from the notebooks' {stated}"
+    assert welcome == stated, f"00's map {welcome} differs from the notebooks' {stated}"
