@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlib import checks, reference
+from rnnlib import checks, data, reference
 from rnnlib.checks import CheckFailed
 
 # --------------------------------------------------------------------------- exercise 1
@@ -146,3 +146,89 @@ def test_sample_next_accepts_a_one_element_tensor():
 def test_sample_next_names_the_typical_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         checks.sample_next(wrong)
+
+
+# --------------------------------------------------------------------------- exercise 3
+
+
+class TinyCharModel(torch.nn.Module):
+    """The notebook's CharRNN in miniature: model(ids, h) -> (logits, h)."""
+
+    def __init__(self, V=11):
+        super().__init__()
+        torch.manual_seed(0)
+        self.embed = torch.nn.Embedding(V, 4)
+        self.rnn = torch.nn.RNN(4, 8, batch_first=True)
+        self.head = torch.nn.Linear(8, V)
+        with torch.no_grad():       # a strong recurrence, so that the state matters
+            self.rnn.weight_hh_l0.mul_(4)
+
+    def forward(self, ids, h=None):
+        output, h = self.rnn(self.embed(ids), h)
+        return self.head(output), h
+
+
+def measured(model, rows, reset, seq_len=16):
+    import torch.nn.functional as F
+
+    total, count, h = 0.0, 0, None
+    with torch.no_grad():
+        for x, y in data.bptt_batches(rows, seq_len):
+            logits, h = model(x, None if reset else h)
+            total += F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum").item()
+            count += y.numel()
+    return total / count
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    model = TinyCharModel()
+    rows = torch.randint(11, (4, 800), generator=torch.Generator().manual_seed(1))
+    carried, reset = measured(model, rows, False), measured(model, rows, True)
+    assert abs(reset - carried) > 0.01    # the state matters for this model
+    assert abs(measured(model, rows, True, seq_len=256) - carried) > 0.002   # even every 256
+    return model, rows, carried, reset
+
+
+def test_state_reset_experiment_passes_and_judges_the_prediction(experiment, capsys):
+    model, rows, carried, reset = experiment
+    outcome = "higher" if reset - carried > 0.005 else "lower"
+    checks.rnn.state_reset_experiment(outcome, carried, reset, model, rows)
+    assert "as you predicted" in capsys.readouterr().out
+    other = "same"
+    checks.rnn.state_reset_experiment(other, carried, reset, model, rows)
+    assert f"you predicted 'same', the measurement says '{outcome}'" in capsys.readouterr().out
+
+
+def test_state_reset_experiment_leaves_the_model_in_training_mode(experiment):
+    model, rows, carried, reset = experiment
+    model.train()
+    checks.rnn.state_reset_experiment("higher", carried, reset, model, rows)
+    assert model.training
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(prediction=None), "write down what you expect"),
+    (dict(prediction="up"), "write down what you expect"),
+    (dict(carried=...), "carried_nats is still Ellipsis"),
+    (dict(reset=None), "reset_nats is still None"),
+    (dict(reset="1.5"), "should be a number"),
+    (dict(swap=True), "swapped"),
+    (dict(carried=9.0), "measure it with evaluate"),
+    (dict(reset="carried"), "the state still goes from one window to the next"),
+    (dict(reset="reset256"), "every 256 characters"),
+    (dict(reset=0.1), "change only the state"),
+])
+def test_state_reset_experiment_says_what_is_wrong(experiment, change, message):
+    model, rows, carried, reset = experiment
+    prediction = change.get("prediction", "higher")
+    got_carried = change.get("carried", carried)
+    got_reset = change.get("reset", reset)
+    if got_reset == "carried":
+        got_reset = carried
+    elif got_reset == "reset256":
+        got_reset = measured(model, rows, True, seq_len=256)
+    if change.get("swap"):
+        got_carried, got_reset = reset, carried
+    with pytest.raises(CheckFailed, match=message):
+        checks.rnn.state_reset_experiment(prediction, got_carried, got_reset, model, rows)

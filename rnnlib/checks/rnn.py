@@ -1,5 +1,6 @@
 """Self-checks of notebook 02, the vanilla RNN (``02-rnn.ipynb``): one step backward by hand,
-nn.RNN's parameter count, and sampling with temperature.
+nn.RNN's parameter count, an experiment on the carried state, and sampling with
+temperature.
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def rnn_parameter_count(fn) -> None:
 
 
 def sample_next(fn) -> None:
-    """Exercise 02.3: ``fn(logits, temperature, generator)`` -> one id drawn from softmax(logits/τ)."""
+    """Exercise 02.4: ``fn(logits, temperature, generator)`` -> one id drawn from softmax(logits/τ)."""
     expect_answered(fn, "sample_next")
     logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
     n = 4000
@@ -220,3 +221,76 @@ def sample_next(fn) -> None:
                           f"{temperature}) for logits {logits.tolist()}")
     passed("samples follow softmax(logits / temperature), reproducibly from the generator")
 
+
+
+_OUTCOMES = ("higher", "lower", "same")
+
+
+def state_reset_experiment(prediction, carried_nats, reset_nats, model, rows,
+                           seq_len: int = 16) -> None:
+    """Exercise 02.3: the validation loss with the state carried across windows of ``seq_len``
+    against the same with the state reset to zeros at every window.
+
+    ``model(ids, h)`` returns ``(logits, h)`` as the notebook's ``CharRNN``; ``rows`` (B, N) is
+    the validation text. The check measures both itself, judges the two measurements, and says
+    whether the recorded ``prediction`` (``"higher"``, ``"lower"`` or ``"same"``) held.
+    """
+    import torch.nn.functional as F
+
+    from rnnlib.data import bptt_batches
+
+    expect(prediction in _OUTCOMES,
+           f"prediction is {prediction!r}: write down what you expect before you measure, one "
+           f"of {', '.join(repr(o) for o in _OUTCOMES)} (reset_nats compared with carried_nats)")
+    for name, value in (("carried_nats", carried_nats), ("reset_nats", reset_nats)):
+        expect_answered(value, name)
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        expect(isinstance(value, float | int) and not isinstance(value, bool),
+               f"{name} should be a number (nats per character), got {type(value).__name__}")
+    carried_nats, reset_nats = float(carried_nats), float(reset_nats)
+
+    @torch.no_grad()
+    def measure(reset: bool, window: int) -> float:
+        was_training = model.training
+        model.eval()
+        total, count, h = 0.0, 0, None
+        for x, y in bptt_batches(rows, window):
+            logits, h = model(x, None if reset else h)
+            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                     reduction="sum").item()
+            count += y.numel()
+        model.train(was_training)
+        return total / count
+
+    carried, reset = measure(False, seq_len), measure(True, seq_len)
+
+    def near(a: float, b: float) -> bool:
+        return abs(a - b) < 1e-3
+
+    if near(carried_nats, reset) and near(reset_nats, carried) and not near(carried, reset):
+        raise CheckFailed("carried_nats and reset_nats are swapped: carried_nats is the loss with "
+                          "the state passed on, reset_nats with a zero state at every window")
+    expect(near(carried_nats, carried),
+           f"carried_nats = {carried_nats:.4f}, but the validation loss with the state carried "
+           f"is {carried:.4f}: measure it with evaluate on the validation rows, as it stands")
+    if near(reset_nats, carried) and not near(carried, reset):
+        raise CheckFailed(f"reset_nats = {reset_nats:.4f} is the loss with the state carried: the "
+                          "state still goes from one window to the next. Start every window "
+                          "from h = None instead")
+    if not near(reset_nats, reset):
+        if near(reset_nats, measure(True, 256)):
+            raise CheckFailed(f"reset_nats = {reset_nats:.4f} resets the state every 256 "
+                              f"characters; the experiment resets it every {seq_len}")
+        raise CheckFailed(f"reset_nats = {reset_nats:.4f}, but the loss with the state reset "
+                          f"at every window of {seq_len} is {reset:.4f}: change only the state, "
+                          f"and read the validation rows in windows of {seq_len}")
+    cost = reset - carried
+    outcome = "higher" if cost > 0.005 else "lower" if cost < -0.005 else "same"
+    verdict = ("as you predicted" if prediction == outcome
+               else f"you predicted {prediction!r}, the measurement says {outcome!r}")
+    passed(f"resetting the state every {seq_len} characters changes the validation loss by "
+           f"{cost:+.3f} nats/char ({cost / carried:+.1%}), from {carried:.3f} to {reset:.3f}: "
+           f"{verdict}. With a zero state the first characters of each window are predicted "
+           "without the text before them, until the model has read enough to rebuild its "
+           "state; longer windows have fewer such starts per character")

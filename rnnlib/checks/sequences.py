@@ -1,5 +1,5 @@
-"""Self-checks of notebook 01, sequences (``01-sequences.ipynb``): a length mask, each
-sequence's last real step, and a vocabulary built from the training split only.
+"""Self-checks of notebook 01, sequences (``01-sequences.ipynb``): a word vocabulary whose
+``min_freq`` is chosen on validation, a length mask, and each sequence's last real step.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from rnnlib.checks._common import (
 
 
 def length_mask(fn) -> None:
-    """Exercise 01.1: ``fn(lengths, T)`` -> bool mask (B, T), True on real steps."""
+    """Exercise 01.2: ``fn(lengths, T)`` -> bool mask (B, T), True on real steps."""
     expect_answered(fn, "length_mask")
     lengths = torch.tensor([3, 1, 4])
     right = torch.arange(4)[None, :] < lengths[:, None]
@@ -40,7 +40,7 @@ def length_mask(fn) -> None:
 
 
 def last_real_step(fn) -> None:
-    """Exercise 01.2: ``fn(output, lengths)`` picks each sequence's output at its last real step."""
+    """Exercise 01.3: ``fn(output, lengths)`` picks each sequence's output at its last real step."""
     expect_answered(fn, "last_real_step")
     torch.manual_seed(0)
     output = torch.randn(3, 5, 2)  # (B, T, H), batch-first
@@ -58,28 +58,55 @@ def last_real_step(fn) -> None:
     passed("each sequence's output at its own last step: equal to what packing gives as h_n")
 
 
-def training_vocab(vocab, train_texts, val_texts) -> None:
-    """Exercise 01.3: a word vocabulary built from the training split only, min_freq 2."""
+def training_vocab(vocab, train_texts, val_texts, max_unknown: float = 0.10) -> None:
+    """Exercise 01.1: the word vocabulary of the training split with the largest ``min_freq``
+    that leaves at most ``max_unknown`` of the validation words unknown (``min_freq=1`` when no
+    choice reaches it)."""
     from rnnlib.data import Vocab, word_tokenize
 
     expect_answered(vocab, "vocab")
     expect(isinstance(vocab, Vocab), f"vocab should be an rnnlib.data.Vocab, got "
                                      f"{type(vocab).__name__}")
-    train_tokens = [t for s in train_texts for t in word_tokenize(s)]
-    val_tokens = [t for s in val_texts for t in word_tokenize(s)]
-    right = Vocab(train_tokens, min_freq=2)
-    if vocab.itos == right.itos:
-        passed(f"{len(vocab)} tokens, from the training split only, each seen at least twice")
-        return
     expect(vocab.itos[:2] == [Vocab.PAD, Vocab.UNK], "keep the <pad> and <unk> specials (ids "
                                                      "0 and 1): padding and unknown words need them")
-    if vocab.itos == Vocab(train_tokens + val_tokens, min_freq=2).itos:
-        raise CheckFailed("the vocabulary was built from training AND validation sentences: "
-                          "the validation score would then flatter the model. Use train only")
-    if vocab.itos == Vocab(train_tokens).itos:
-        raise CheckFailed(f"{len(vocab)} tokens: words seen once are kept. Pass min_freq=2 "
-                          f"(that gives {len(right)})")
-    raise CheckFailed(f"the vocabulary has {len(vocab)} tokens, expected {len(right)}: build it "
-                      "with Vocab(<all training tokens>, min_freq=2), the tokens from "
-                      "word_tokenize of each training sentence")
+    train_tokens = [t for s in train_texts for t in word_tokenize(s)]
+    val_tokens = [t for s in val_texts for t in word_tokenize(s)]
 
+    def unknown(v: Vocab) -> float:
+        return sum(t not in v.stoi for t in val_tokens) / len(val_tokens)
+
+    if vocab.itos[2:] and set(vocab.itos[2:]) - set(train_tokens):
+        raise CheckFailed("the vocabulary holds words that are not in the training sentences: "
+                          "build it from the training tokens only, or the validation score "
+                          "would flatter the model")
+    rates, k = {}, 1
+    while True:   # unknown rates only grow with min_freq: stop at the first one over the limit
+        rates[k] = unknown(Vocab(train_tokens, min_freq=k))
+        if rates[k] > max_unknown or k >= 1000:
+            break
+        k += 1
+    best = max([k for k, rate in rates.items() if rate <= max_unknown], default=1)
+    right = Vocab(train_tokens, min_freq=best)
+    if vocab.itos == right.itos:
+        note = (f" (no min_freq reaches {max_unknown:.0%} on so little data)"
+                if rates[best] > max_unknown else
+                f" (min_freq={best + 1} would leave "
+                f"{unknown(Vocab(train_tokens, min_freq=best + 1)):.1%})")
+        passed(f"min_freq={best}: {len(vocab)} tokens from the training split, "
+               f"{rates[best]:.1%} of validation words unknown{note}")
+        return
+    chosen = next((k for k in rates if Vocab(train_tokens, min_freq=k).itos == vocab.itos), None)
+    limit = f"{max_unknown:.0%}"
+    if chosen is not None and chosen < best:
+        raise CheckFailed(f"min_freq={chosen} leaves {rates[chosen]:.1%} of validation words "
+                          f"unknown: within {limit}, but a larger min_freq (a smaller vocabulary) "
+                          f"also stays within {limit}. Measure the next values too")
+    if chosen is not None:
+        raise CheckFailed(f"min_freq={chosen} leaves {rates[chosen]:.1%} of validation words "
+                          f"unknown, more than {limit}: choose a smaller min_freq")
+    if vocab.itos[2:] and unknown(vocab) > max_unknown:
+        raise CheckFailed(f"this vocabulary leaves {unknown(vocab):.1%} of validation words "
+                          f"unknown, more than {limit}: choose a smaller min_freq")
+    raise CheckFailed(f"the vocabulary has {len(vocab)} tokens, and no min_freq gives exactly "
+                      "these: build it as Vocab(<all training tokens>, min_freq=<your choice>), "
+                      "the tokens from word_tokenize of each training sentence, and nothing else")
