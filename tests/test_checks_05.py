@@ -31,96 +31,6 @@ def cho_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, *, reset_first=True, 
 
 # ---- exercise 1: Cho et al.'s step
 
-def test_cho_gru_step_passes_on_the_paper_equations(capsys):
-    checks.cho_gru_step(cho_step)
-    assert "\N{CHECK MARK}" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("answer, message", [
-    (None, "still None"),
-    (lambda *args: None, "still None"),
-    (lambda *args: cho_step(*args, reset_first=False), "that is PyTorch's GRU"),
-    (lambda *args: torch.gru_cell(*args), "that is PyTorch's GRU"),
-    (lambda *args: cho_step(*args, swap_z=True), "z and 1 - z are swapped"),
-    (lambda *args: cho_step(*args, with_b_hn=False), "b_hn is missing"),
-    (lambda x, h, *w: h, "wrong values"),
-    (lambda x, h, *w: h[:, :2], "should have shape (3, 5)"),
-])
-def test_cho_gru_step_fails_on_stub_and_typical_mistakes(answer, message):
-    with pytest.raises(CheckFailed, match=message.replace("(", r"\(").replace(")", r"\)")):
-        checks.cho_gru_step(answer)
-
-
-def test_cho_gru_step_fails_when_the_arguments_are_changed_in_place():
-    def in_place(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
-        result = cho_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)
-        h.mul_(0.5)
-        return result
-
-    with pytest.raises(CheckFailed, match="in place"):
-        checks.cho_gru_step(in_place)
-
-
-# ---- exercise 2: parameter count
-
-def count(I, H, num_layers=1, bidirectional=False):  # noqa: E741
-    D = 2 if bidirectional else 1
-    return sum(D * 3 * (H * (I if layer == 0 else D * H) + H * H + 2 * H)
-               for layer in range(num_layers))
-
-
-def test_gru_param_count_passes_on_the_formula_and_on_nn_gru_itself(capsys):
-    checks.gru_param_count(count)
-    checks.gru_param_count(lambda I, H, num_layers=1, bidirectional=False: sum(  # noqa: E741
-        p.numel() for p in torch.nn.GRU(I, H, num_layers, bidirectional=bidirectional)
-        .parameters()))
-    assert capsys.readouterr().out.count("\N{CHECK MARK}") == 2
-
-
-def test_gru_param_count_does_not_disturb_the_global_random_state():
-    torch.manual_seed(0)
-    expected = torch.rand(3)
-    torch.manual_seed(0)
-    checks.gru_param_count(count)
-    torch.testing.assert_close(torch.rand(3), expected)
-
-
-def lstm_like(I, H, num_layers=1, bidirectional=False):  # noqa: E741
-    return count(I, H, num_layers, bidirectional) // 3 * 4
-
-
-def one_bias(I, H, num_layers=1, bidirectional=False):  # noqa: E741
-    D = 2 if bidirectional else 1
-    return count(I, H, num_layers, bidirectional) - num_layers * D * 3 * H
-
-
-def input_everywhere(I, H, num_layers=1, bidirectional=False):  # noqa: E741
-    D = 2 if bidirectional else 1
-    return num_layers * D * 3 * (H * I + H * H + 2 * H)
-
-
-def forgot_directions(I, H, num_layers=1, bidirectional=False):  # noqa: E741
-    return count(I, H, num_layers, False)
-
-
-@pytest.mark.parametrize("answer, message", [
-    (None, "still None"),
-    (lambda *a, **k: None, "still None"),
-    (lambda *a, **k: "1920", "whole number"),
-    (lstm_like, "an LSTM's count"),
-    (one_bias, "one bias vector is missing"),
-    (input_everywhere, "layers after the first do not read the input"),
-    (forgot_directions, "doubles every layer"),
-    (lambda *a, **k: 7, r"expected 1920 \(= sum"),
-])
-def test_gru_param_count_fails_on_stub_and_typical_mistakes(answer, message):
-    with pytest.raises(CheckFailed, match=message):
-        checks.gru_param_count(answer)
-
-
-def test_gru_param_count_accepts_a_whole_float():
-    checks.gru_param_count(lambda *a, **k: float(count(*a, **k)))
-
 
 # ---- exercise 3: the GRU size with an LSTM's parameter budget
 
@@ -246,3 +156,157 @@ def test_the_checks_own_gru_steps_are_pytorchs_and_chos():
                                torch.gru_cell(*args))
     torch.testing.assert_close(_step_variant(*args), cho_step(*args))
     assert not torch.allclose(_step_variant(*args), torch.gru_cell(*args))
+
+
+# ---- exercise 1 (new): one GRU step backward in NumPy
+
+def _reference_backward(dh, cache):
+    from rnnlib import reference
+    return reference.gru_step_backward(dh, cache)
+
+
+def _with(index, change):
+    """rnnlib.reference's backward with one of its six gradients changed."""
+    def backward(dh, cache):
+        grads = list(_reference_backward(dh, cache))
+        grads[index] = change(grads[index], cache)
+        return tuple(grads)
+    return backward
+
+
+def _db_hh_without_r(dh, cache):
+    """The n block of db_hh given da_n, like db_ih's: the typical slip of the GRU's backward."""
+    dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh = _reference_backward(dh, cache)
+    return dx, dh_prev, dW_ih, dW_hh, db_ih, db_ih.copy()
+
+
+def test_gru_step_backward_passes_on_the_reference(capsys):
+    checks.gru.gru_step_backward(_reference_backward)
+    out = capsys.readouterr().out
+    assert "\N{CHECK MARK}" in out and "finite differences" in out
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(dz_sign=-1.0), "dz has the wrong sign"),
+    (dict(one_minus_z=False), "dn uses z"),
+    (dict(direct=False), "dh_prev is missing the direct path"),
+    (dict(through_r=False), "path through the reset gate is missing"),
+    (dict(tanh=False), "skip the tanh"),
+    (dict(r_on_hn=False), "n block of the hidden side is missing r"),
+])
+def test_gru_step_backward_names_the_typical_mistakes(options, message):
+    from rnnlib.checks.gru import _backward_variant
+
+    with pytest.raises(CheckFailed, match=message):
+        checks.gru.gru_step_backward(lambda dh, cache: _backward_variant(dh, cache, **options))
+
+
+def test_gru_step_backward_variants_are_really_wrong():
+    """Each mistake the check recognises changes at least one gradient (else it could not fail)."""
+    import numpy as np
+
+    from rnnlib.checks.gru import _backward_problem, _backward_variant
+
+    _, _, cache, dh = _backward_problem()
+    right = _reference_backward(dh, cache)
+    for options in (dict(dz_sign=-1.0), dict(one_minus_z=False), dict(direct=False),
+                    dict(through_r=False), dict(tanh=False), dict(r_on_hn=False)):
+        variant = _backward_variant(dh, cache, **options)
+        assert not all(np.allclose(a, b) for a, b in zip(variant, right, strict=True)), options
+    assert all(np.allclose(a, b) for a, b in zip(_backward_variant(dh, cache), right,
+                                                 strict=True))
+
+
+@pytest.mark.parametrize("answer, message", [
+    (None, "still None"),
+    (lambda dh, cache: None, "still None"),
+    (lambda dh, cache: _reference_backward(dh, cache)[:5], "6 arrays"),
+    (_with(2, lambda g, cache: g.T), r"dW_ih has shape \(4, 15\), expected \(15, 4\)"),
+    (_with(4, lambda g, cache: g * 2), r"db_ih \(rows of the blocks r, z, n\) has the right shape"),
+    (_db_hh_without_r, r"db_hh \(rows of the block n\).*finite differences"),
+    (_with(0, lambda g, cache: g + 1.0), "dx has the right shape but wrong values"),
+])
+def test_gru_step_backward_fails_on_stub_and_wrong_gradients(answer, message):
+    with pytest.raises(CheckFailed, match=message):
+        checks.gru.gru_step_backward(answer)
+
+
+def test_gru_step_backward_fails_when_the_cache_is_changed_in_place():
+    def in_place(dh, cache):
+        grads = _reference_backward(dh, cache)
+        cache[3][:] = 0.0   # W_hh
+        return grads
+
+    with pytest.raises(CheckFailed, match="in place"):
+        checks.gru.gru_step_backward(in_place)
+
+
+# ---- exercise 2 (new): the update gate's bias, an experiment
+
+def _experiment(bias=3.0, block=1, seed=0):
+    """(full, z path) gradient norms of a small GRU, with one block's effective bias set."""
+    import copy
+
+    from rnnlib import scratch
+
+    def norms(gru, x):
+        W_ih, W_hh, b_ih, b_hh = (gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0,
+                                  gru.bias_hh_l0)
+        H = gru.hidden_size
+        h = torch.zeros(x.shape[1], H, requires_grad=True)
+        states, zs = [h], []
+        for x_t in x.unbind(0):
+            x_proj = x_t @ W_ih.T + b_ih
+            zs.append(torch.sigmoid((x_proj + h @ W_hh.T + b_hh)[:, H:2 * H]).detach())
+            h = scratch.gru_step(x_proj, h, W_hh, b_hh)
+            h.retain_grad()
+            states.append(h)
+        states[-1].sum().backward()
+        prod = torch.stack(zs).double().flip(0).cumprod(0).flip(0)
+        z_path = torch.cat([prod, torch.ones(1, *h.shape, dtype=torch.float64)])
+        return (torch.stack([s.grad.norm(dim=1).mean() for s in states]).detach(),
+                z_path.norm(dim=2).mean(dim=1))
+
+    x = torch.randn(40, 4, 3, generator=torch.Generator().manual_seed(seed))
+    torch.manual_seed(seed)
+    probe = torch.nn.GRU(3, 16)
+    opened = copy.deepcopy(probe)
+    H = 16
+    with torch.no_grad():
+        opened.bias_ih_l0[block * H:(block + 1) * H] = 0.0
+        opened.bias_hh_l0[block * H:(block + 1) * H] = bias
+    return norms(probe, x), norms(opened, x)
+
+
+def test_update_bias_experiment_passes_on_the_right_measurement_and_reports_the_prediction(capsys):
+    default, changed = _experiment()
+    checks.gru.update_bias_experiment("larger", default, changed)
+    checks.gru.update_bias_experiment("smaller", default, changed)
+    out = capsys.readouterr().out
+    assert out.count("\N{CHECK MARK}") == 2
+    assert "as you predicted" in out and "not what you predicted" in out
+
+
+@pytest.mark.parametrize("prediction, which, message", [
+    (None, "right", "write down what you expect"),
+    ("bigger", "right", "write down what you expect"),
+    ("larger", "stub", "changed is still None"),
+    ("larger", "same", "equal the default ones"),
+    ("larger", "r block", "z itself barely moved"),
+    ("larger", "short", "should have the length of default"),
+    ("larger", "one tensor", "should be the pair"),
+])
+def test_update_bias_experiment_fails_helpfully(prediction, which, message):
+    default, changed = _experiment()
+    changed = {"right": changed, "stub": None, "same": default,
+               "r block": _experiment(block=0)[1],
+               "short": tuple(v[1:] for v in changed), "one tensor": changed[0]}[which]
+    with pytest.raises(CheckFailed, match=message):
+        checks.gru.update_bias_experiment(prediction, default, changed)
+
+
+def test_update_bias_experiment_rejects_a_measurement_that_contradicts_z_near_one():
+    """Curves swapped (the opened GRU passed as the default) cannot pass as the experiment."""
+    default, changed = _experiment()
+    with pytest.raises(CheckFailed):
+        checks.gru.update_bias_experiment("larger", changed, default)

@@ -1,5 +1,6 @@
-"""Self-checks of notebook 05, the GRU (``05-gru.ipynb``): Cho et al.'s step, nn.GRU's
-parameter count, a GRU matched to an LSTM's budget, and the swapped z convention.
+"""Self-checks of notebook 05, the GRU (``05-gru.ipynb``): one step backward by hand, the
+update gate's bias and the gradient through time, a GRU matched to an LSTM's budget, and the
+swapped z convention.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ from rnnlib.checks._common import (
     expect,
     expect_answered,
     expect_close,
-    expect_shape,
-    is_close,
     layer_params,
     passed,
 )
@@ -41,109 +40,12 @@ def _step_variant(x, h, weight_ih, weight_hh, bias_ih, bias_hh, reset="before",
     return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
 
 
-def _random_problem(seed: int, B: int = 3, I: int = 4, H: int = 5):  # noqa: E741
-    """float64 x (B, I), h (B, H) and GRU weights with sizeable biases, from a fixed seed."""
-    g = torch.Generator().manual_seed(seed)
-
-    def draw(*shape, scale=1.0):
-        return (torch.rand(*shape, generator=g, dtype=torch.float64) * 2 - 1) * scale
-
-    return (draw(B, I, scale=2), draw(B, H), draw(3 * H, I), draw(3 * H, H),
-            draw(3 * H, scale=1.5), draw(3 * H, scale=1.5))
 
 
-def cho_gru_step(fn) -> None:
-    """Exercise 05.1: one step of Cho et al.'s (2014) GRU, reset applied to h before W_hn."""
-    expect_answered(fn, "cho_gru_step")
-    args = _random_problem(seed=51)
-    x, h = args[0], args[1]
-    saved = [a.clone() for a in args]
-    got = fn(*args)
-    expect_answered(got, "cho_gru_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh)")
-    expect(all(torch.equal(a, s) for a, s in zip(args, saved, strict=True)),
-           "cho_gru_step changed one of its arguments in place: compute new tensors instead "
-           "(e.g. r * h, not h *= r)")
-    expect_shape(got, (x.shape[0], h.shape[1]),
-                 "cho_gru_step(x of shape (3, 4), h of shape (3, 5), ...)")
-    right = _step_variant(*args)
-    if is_close(got, right):
-        passed("Cho et al.'s GRU: the reset gate scales h before W_hn, then the same "
-               "interpolation h' = (1 - z) * n + z * h")
-        return
-    mistakes = [
-        (dict(reset="after"), "that is PyTorch's GRU (reset after the product, "
-         "r * (W_hn h + b_hn)). Cho et al. reset h first: (r * h) @ W_hn.T + b_hn"),
-        (dict(swap_z=True), "z and 1 - z are swapped: Cho et al. keep the old state where z is "
-         "near 1, h' = z * h + (1 - z) * n"),
-        (dict(reset="after", swap_z=True), "two differences: the reset acts after the product "
-         "(PyTorch's variant) and z and 1 - z are swapped. Use (r * h) @ W_hn.T + b_hn and "
-         "h' = (1 - z) * n + z * h"),
-        (dict(b_hn=False), "b_hn is missing: the candidate is tanh(W_in x + b_in + W_hn (r * h) "
-         "+ b_hn): both biases of the n block are added"),
-        (dict(reset_bias=True), "the reset gate also scales b_hn here: in Cho et al.'s form r "
-         "multiplies h only, W_hn (r * h) + b_hn"),
-        (dict(order="zrn"), "r and z are swapped: PyTorch stacks the blocks in the order r, z, "
-         "n, so weight_ih.chunk(3) gives W_ir, W_iz, W_in"),
-    ]
-    for options, message in mistakes:
-        if is_close(got, _step_variant(*args, **options)):
-            raise CheckFailed(message)
-    expect_close(got, right, "cho_gru_step(...)")
 
 
-def _count(I: int, H: int, L: int, bidirectional: bool, gates: int = 3, biases: int = 2,  # noqa: E741
-           deep_input: str = "DH", directions: bool = True) -> int:
-    """Parameters of a stacked recurrent layer, with the knobs that typical mistakes turn."""
-    D = 2 if bidirectional and directions else 1
-    total = 0
-    for layer in range(L):
-        inputs = I if layer == 0 else {"DH": D * H, "H": H, "I": I}[deep_input]
-        total += D * gates * (H * inputs + H * H + biases * H)
-    return total
 
 
-def gru_param_count(fn) -> None:
-    """Exercise 05.2: ``fn(input_size, hidden_size, num_layers, bidirectional)`` counts nn.GRU's."""
-    import numbers
-
-    from torch import nn
-
-    expect_answered(fn, "gru_param_count")
-    for I, H, L, bidirectional in ((10, 20, 1, False), (10, 20, 2, False),  # noqa: E741
-                                   (10, 20, 1, True), (7, 5, 3, True)):
-        with torch.random.fork_rng():
-            right = sum(p.numel() for p in nn.GRU(I, H, L, bidirectional=bidirectional)
-                        .parameters())
-        call = f"gru_param_count({I}, {H}, num_layers={L}, bidirectional={bidirectional})"
-        got = fn(I, H, num_layers=L, bidirectional=bidirectional)
-        expect_answered(got, call)
-        if isinstance(got, float) and got.is_integer():
-            got = int(got)
-        expect(isinstance(got, numbers.Integral) and not isinstance(got, bool),
-               f"{call} should return a whole number (an int), got {got!r}")
-        if got == right:
-            continue
-        mistakes = [
-            (dict(gates=4), "that is an LSTM's count: an LSTM has 4 blocks (i, f, g, o), a GRU "
-             "3 (r, z, n)"),
-            (dict(gates=1), "that is a plain RNN's count: a GRU stacks 3 blocks (r, z, n) in "
-             "each weight and bias"),
-            (dict(biases=1), "one bias vector is missing: PyTorch has two, bias_ih and bias_hh, "
-             "each 3H long"),
-            (dict(deep_input="I"), "layers after the first do not read the input x: they read "
-             "the outputs of the layer below, D * H features (D = 2 when bidirectional)"),
-            (dict(deep_input="H"), "with bidirectional=True the layers after the first read both "
-             "directions' outputs side by side: 2 * H features, not H"),
-            (dict(directions=False), "bidirectional=True doubles every layer: a second set of "
-             "weights (the _reverse ones) runs backwards in time"),
-        ]
-        for options, why in mistakes:
-            if got == _count(I, H, L, bidirectional, **options):
-                raise CheckFailed(f"{call} returned {got}, expected {right}: {why}")
-        raise CheckFailed(f"{call} returned {got}, expected {right} (= sum(p.numel() for p in "
-                          f"nn.GRU({I}, {H}, {L}, bidirectional={bidirectional}).parameters())). "
-                          "Per layer and direction: 3 * (H * inputs + H * H + 2 * H)")
-    passed("your counts equal nn.GRU's for one or more layers, one or two directions")
 
 
 def matching_gru_hidden(fn) -> None:
@@ -253,3 +155,192 @@ def from_swapped_convention(fn) -> None:
     passed("nn.GRU with the converted weights computes the swapped-convention GRU exactly: "
            "1 - sigmoid(a) = sigmoid(-a)")
 
+
+
+# ---- the backward pass of one step (derived in the notebook, written in NumPy by the learner)
+
+_BACKWARD_NAMES = ("dx", "dh_prev", "dW_ih", "dW_hh", "db_ih", "db_hh")
+
+
+def _backward_problem(seed: int = 55):
+    """A one-step float64 GRU problem with weights large enough that every gate bends."""
+    import numpy as np
+
+    from rnnlib import reference
+
+    rng = np.random.default_rng(seed)
+    B, I, H = 3, 4, 5  # noqa: E741
+    args = (rng.standard_normal((B, I)), rng.standard_normal((B, H)),
+            rng.standard_normal((3 * H, I)), rng.standard_normal((3 * H, H)),
+            rng.standard_normal(3 * H), rng.standard_normal(3 * H))
+    h, cache = reference.gru_step_forward(*args)
+    return args, h, cache, rng.standard_normal(h.shape)
+
+
+def _backward_variant(dh, cache, *, dz_sign=1.0, direct=True, through_r=True, tanh=True,
+                      r_on_hn=True, one_minus_z=True):
+    """rnnlib.reference.gru_step_backward, with the knobs that typical mistakes turn."""
+    import numpy as np
+
+    x, h_prev, W_ih, W_hh, r, z, n, gh_n = cache
+    dn = dh * ((1 - z) if one_minus_z else z)
+    dz = dz_sign * dh * (h_prev - n)
+    da_n = dn * (1 - n**2) if tanh else dn
+    da_r = da_n * gh_n * r * (1 - r) if through_r else np.zeros_like(da_n)
+    da_z = dz * z * (1 - z)
+    dgi = np.concatenate([da_r, da_z, da_n], axis=1)
+    dgh = np.concatenate([da_r, da_z, da_n * r if r_on_hn else da_n], axis=1)
+    dh_prev = dgh @ W_hh
+    if direct:
+        dh_prev = dh_prev + dh * z
+    return dgi @ W_ih, dh_prev, dgi.T @ x, dgh.T @ h_prev, dgi.sum(0), dgh.sum(0)
+
+
+def _numerical_gradients(args, dh) -> list:
+    """Central finite differences of L = sum(h * dh) with respect to each forward argument."""
+    import numpy as np
+
+    from rnnlib import reference
+
+    grads = []
+    for k in range(len(args)):
+        inputs = [np.array(a, copy=True) for a in args]
+
+        def loss(_, inputs=inputs):
+            return float(np.sum(reference.gru_step_forward(*inputs)[0] * dh))
+
+        grads.append(reference.numerical_gradient(loss, inputs[k]))
+    return grads
+
+
+def gru_step_backward(fn) -> None:
+    """Exercise 05.1: ``fn(dh, cache)`` -> (dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh).
+
+    ``cache`` is ``rnnlib.reference.gru_step_forward``'s: (x, h_prev, W_ih, W_hh, r, z, n, gh_n).
+    Judged against ``rnnlib.reference.gru_step_backward`` and against central finite
+    differences of L = sum(h * dh), gradient by gradient.
+    """
+    import numpy as np
+
+    from rnnlib import reference
+
+    expect_answered(fn, "gru_step_backward")
+    args, h, cache, dh = _backward_problem()
+    saved = [np.array(a, copy=True) for a in (dh, *cache[:4])]
+    got = fn(dh.copy(), cache)
+    expect_answered(got, "gru_step_backward(dh, cache)")
+    expect(isinstance(got, tuple | list) and len(got) == 6,
+           "gru_step_backward should return a tuple of 6 arrays, in the order of the forward's "
+           f"arguments: {', '.join(_BACKWARD_NAMES)}; got "
+           + (f"{len(got)} values" if isinstance(got, tuple | list) else type(got).__name__))
+    expect(all(np.array_equal(a, s) for a, s in zip((dh, *cache[:4]), saved, strict=True)),
+           "gru_step_backward changed the cache in place (x, h_prev or a weight): compute new "
+           "arrays instead (e.g. dgh = ..., not W_hh -= ...)")
+    right = reference.gru_step_backward(dh, cache)
+    shapes = {"dx": "(B, I)", "dh_prev": "(B, H)", "dW_ih": "(3H, I)", "dW_hh": "(3H, H)",
+              "db_ih": "(3H,)", "db_hh": "(3H,)"}
+    for name, g, r in zip(_BACKWARD_NAMES, got, right, strict=True):
+        expect_answered(g, name)
+        g = np.asarray(g)
+        expect(g.shape == r.shape,
+               f"{name} has shape {g.shape}, expected {r.shape}: a gradient has the shape of "
+               f"its variable, {shapes[name]}. The three blocks r, z, n of the pre-activations "
+               "sit side by side: (B, 3H), as in the forward's x @ W_ih.T")
+    got = [np.asarray(g, dtype=np.float64) for g in got]
+
+    def same(a, b) -> bool:
+        return bool(np.allclose(a, b, atol=1e-8, rtol=1e-7))
+
+    wrong = [name for name, g, r in zip(_BACKWARD_NAMES, got, right, strict=True)
+             if not same(g, r)]
+    numeric = _numerical_gradients(args, dh)
+    if not wrong:
+        worst = max(reference.relative_error(g, n) for g, n in zip(got, numeric, strict=True))
+        expect(worst < 1e-6, f"the gradients equal rnnlib.reference's but differ from finite "
+                             f"differences by {worst:.1e}: please report this")
+        passed("gru_step_backward gives all six gradients of one GRU step, equal to "
+               "rnnlib.reference and to finite differences (relative error below 1e-6)")
+        return
+
+    def matches(**options) -> bool:
+        variant = _backward_variant(dh, cache, **options)
+        return all(same(g, v) for g, v in zip(got, variant, strict=True))
+
+    mistakes = [
+        (dict(dz_sign=-1.0), "dz has the wrong sign: h' = (1 - z) * n + z * h_prev, so "
+         "dh'/dz = h_prev - n, and dz = dh * (h_prev - n)"),
+        (dict(one_minus_z=False), "dn uses z: n enters h' through (1 - z) * n, so "
+         "dn = dh * (1 - z)"),
+        (dict(direct=False), "dh_prev is missing the direct path: h' = ... + z * h_prev, so "
+         "dh_prev gets dh * z on top of what comes back through the three gate blocks"),
+        (dict(through_r=False), "the path through the reset gate is missing (the r block of "
+         "the gradients is zero): a_n = gi_n + r * gh_n, so dr = da_n * gh_n, then "
+         "da_r = dr * r * (1 - r)"),
+        (dict(tanh=False), "the gradients skip the tanh of the candidate: da_n = dn * (1 - n**2)"),
+        (dict(r_on_hn=False), "the n block of the hidden side is missing r: gh_n = h_prev @ "
+         "W_hn.T + b_hn is multiplied by r, so its gradient is r * da_n (that reaches dW_hh, "
+         "db_hh and dh_prev), while the input side's n block gets da_n itself"),
+    ]
+    for options, message in mistakes:
+        if matches(**options):
+            raise CheckFailed(message)
+    first = wrong[0]
+    k = _BACKWARD_NAMES.index(first)
+    H = cache[1].shape[1]
+    blocks = ""
+    if first in ("dW_ih", "dW_hh", "db_ih", "db_hh"):
+        bad = [b for b, s in zip("rzn", range(0, 3 * H, H), strict=True)
+               if not same(got[k][s:s + H], right[k][s:s + H])]
+        blocks = f" (rows of the block{'s' if len(bad) > 1 else ''} {', '.join(bad)})"
+    raise CheckFailed(
+        f"{first}{blocks} has the right shape but wrong values (largest difference "
+        f"{np.abs(got[k] - right[k]).max():.3g}; relative error against finite differences "
+        f"{reference.relative_error(got[k], numeric[k]):.2g}, where a right gradient gives "
+        f"about 1e-9); all wrong: {', '.join(wrong)}. "
+        f"Right: {', '.join(n for n in _BACKWARD_NAMES if n not in wrong) or 'none'}. Go back "
+        "through the derivation above one line at a time: dn and dz from h', then da_n, "
+        "then dr and da_r, da_z, then the two sides dgi and dgh")
+
+
+# ---- the experiment: the update gate's bias and the gradient through time
+
+def update_bias_experiment(prediction, default, changed) -> None:
+    """Exercise 05.2: a recorded prediction, then (full, z path) gradient norms before and after.
+
+    ``default`` and ``changed`` are each a pair of 1-D tensors, ``(full, z_path)``, of length
+    T + 1 in the order t = 0..T, as the notebook's ``gradient_norms`` returns them.
+    """
+    expect(prediction in ("larger", "smaller"),
+           f"prediction is {prediction!r}: before you measure, write down what you expect, "
+           "prediction = \"larger\" or \"smaller\" (the gradient that reaches 100 steps back, "
+           "with the update gate's bias at +3 compared with PyTorch's default)")
+    for name, value in (("default", default), ("changed", changed)):
+        expect_answered(value, name)
+        expect(isinstance(value, tuple | list) and len(value) == 2
+               and all(isinstance(v, torch.Tensor) and v.dim() == 1 for v in value),
+               f"{name} should be the pair (full, z_path) of 1-D tensors that gradient_norms "
+               f"returns, got {type(value).__name__}")
+    (full0, zpath0), (full1, zpath1) = [[v.detach().double() for v in pair]
+                                        for pair in (default, changed)]
+    expect(full1.shape == full0.shape and zpath1.shape == full0.shape,
+           f"changed should have the length of default, {full0.numel()} (t = 0..T), got "
+           f"{full1.numel()} and {zpath1.numel()}: measure on the same input x_path")
+    expect(not torch.allclose(full0, full1),
+           "the changed curves equal the default ones: set the bias on a fresh GRU (a deepcopy of "
+           "the probe), then measure that GRU, not the original")
+    growth = (zpath1[-2] / zpath0[-2]).item()   # one step back: the norm of z_T itself
+    expect(growth > 1.3,
+           f"one step back, the z path changed by a factor {growth:.2f}, so z itself barely "
+           "moved: with the update gate's bias at +3, z is near sigmoid(3) = 0.95 instead of "
+           "about 0.5. Set the bias of the z block (the second of r, z, n) of one bias vector "
+           "to 3 and that of the other to 0")
+    ratio = (full1[0] / full0[0]).item()
+    expect(ratio > 1,
+           f"the full gradient 100 steps back shrank (ratio {ratio:.2g}) although z grew: "
+           "check that both curves are measured on the same input, from L = sum(h_T)")
+    share0, share1 = (zpath0[0] / full0[0]).item(), (zpath1[0] / full1[0]).item()
+    verdict = "as you predicted" if prediction == "larger" else "not what you predicted"
+    passed(f"measured: the gradient reaching t = 0 is {ratio:.1e} times the default's "
+           f"({verdict}), and the z path alone carries {share1:.2g} of its norm, against "
+           f"{share0:.2g} at the default. Now explain it with the Jacobian: which term did "
+           "the bias change?")
