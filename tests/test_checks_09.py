@@ -122,3 +122,83 @@ def test_channel_stats_passes_on_numpy_torch_and_the_unbiased_std(capsys):
 ])
 def test_channel_stats_fails_on_stub_and_typical_mistakes(answer, message):
     _fails(checks.channel_stats, answer, message)
+
+
+# ---- exercise 4 (experiment): the ridge AR at twice the horizon
+
+from rnnlib.checks.beyond import _validation_rmse  # noqa: E402
+
+W, LAM, H = 60, 10.0, 12
+CANDIDATES = {"horizons": [6, 12, 18], "windows": [W], "lambdas": [LAM]}   # chooses h = 12
+
+
+def test_validation_rmse_matches_an_independent_ridge_fit():
+    from rnnlib import data
+
+    years, spots = data.load_sunspots()
+    i_val, i_test = int(np.searchsorted(years, 1950)), int(np.searchsorted(years, 1980))
+    mu, sigma = spots[:i_val].mean(), spots[:i_val].std()
+    z = torch.tensor((spots - mu) / sigma)
+
+    def split(start, end):
+        first = max(start - W - H + 1, 0)
+        X, y = windows(z[first:end], W, H)
+        return torch.cat([X[..., 0], torch.ones(len(X), 1, dtype=X.dtype)], 1), y
+
+    A, y = split(0, i_val)
+    P = torch.eye(W + 1, dtype=A.dtype)
+    P[-1, -1] = 0
+    stacked = torch.linalg.lstsq(torch.cat([A, LAM ** 0.5 * P]),
+                                 torch.cat([y, torch.zeros(W + 1, dtype=A.dtype)])).solution
+    A_val, y_val = split(i_val, i_test)
+    assert len(y_val) == i_test - i_val
+    expected = float(((A_val @ stacked - y_val) ** 2).mean().sqrt()) * sigma
+    ar, persistence, got_sigma = _validation_rmse(W, H, LAM)
+    assert ar == pytest.approx(expected, rel=1e-6)
+    assert got_sigma == pytest.approx(sigma)
+    assert persistence == pytest.approx(persistence_rmse_of(spots[i_val - H:i_test], H), rel=1e-9)
+    assert ar < persistence        # a linear model of 5 years beats "as it is now" at h = 12
+
+
+def persistence_rmse_of(values, h):
+    return float(np.sqrt(np.mean((values[:-h] - values[h:]) ** 2)))
+
+
+def test_ar_longer_horizon_passes_on_the_measurement_and_judges_the_prediction(capsys):
+    right = _validation_rmse(W, 2 * H, LAM)[0]
+    for guess in ("more", "fewer", "persistence wins"):
+        checks.beyond.ar_longer_horizon(guess, right, **CANDIDATES)
+    out = capsys.readouterr().out
+    assert out.count("\N{CHECK MARK}") == 3
+    assert out.count("your prediction held") == 1 and out.count("worth a thought why") == 2
+
+
+@pytest.mark.parametrize("prediction, measured, message", [
+    (None, 1.0, "record your prediction first"),
+    ("less", 1.0, "prediction should be one of"),
+    ("more", ..., "ar_val_rmse_2h is still Ellipsis"),
+    ("more", "x", "should be one number"),
+    ("more", "h", "RMSE at h = 12: refit"),
+    ("more", "persistence", "persistence's validation RMSE"),
+    ("more", "normalised", "in normalised units"),
+    ("more", "off", "scores about"),
+])
+def test_ar_longer_horizon_fails_helpfully(prediction, measured, message):
+    ar_2h, persistence_2h, sigma = _validation_rmse(W, 2 * H, LAM)
+    measured = {"h": _validation_rmse(W, H, LAM)[0], "persistence": persistence_2h,
+                "normalised": ar_2h / sigma, "off": ar_2h * 1.1}.get(measured, measured) \
+        if isinstance(measured, str) and measured != "x" else measured
+    with pytest.raises(CheckFailed, match=re.escape(message)):
+        checks.beyond.ar_longer_horizon(prediction, measured, **CANDIDATES)
+
+
+def test_ar_longer_horizon_rejects_bad_candidates():
+    with pytest.raises(CheckFailed, match="windows should be a list of positive whole numbers"):
+        checks.beyond.ar_longer_horizon("more", 30.0, horizons=[12], windows=[0], lambdas=[LAM])
+
+
+def test_the_check_makes_the_notebooks_choices_from_its_candidates():
+    from rnnlib.checks.beyond import _notebook_choices
+
+    assert _notebook_choices([1, 3, 6, 12, 18, 24, 36], [24, 60, 120],
+                             [0.1, 1.0, 10.0, 100.0, 1000.0]) == (12, 120, 100.0)

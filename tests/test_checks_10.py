@@ -91,29 +91,28 @@ def test_log_g_stable_fails_helpfully(answer, message):
     _fails(checks.log_g_stable, answer, message)
 
 
-# ---- exercise 3: one minGRU step
+# ---- exercise 3 (experiment): a minGRU gate bias that starts out remembering
 
-def test_mingru_step_passes_on_the_solution_and_on_rnnlib(capsys):
-    def step(k_z, k_h, h):
-        z = torch.sigmoid(k_z)
-        return (1 - z) * h + z * parallel.g(k_h)
-
-    _passes(checks.mingru_step, step, capsys)
-    _passes(checks.mingru_step, parallel.mingru_step, capsys)
+DEFAULTS = [0.17, 0.16, 0.165]
 
 
-@pytest.mark.parametrize("answer, message", [
-    (None, "still None"),
-    (lambda k_z, k_h, h: None, "still None"),
-    (lambda k_z, k_h, h: torch.sigmoid(k_z) * h + (1 - torch.sigmoid(k_z)) * parallel.g(k_h),
-     "swapped"),
-    (lambda k_z, k_h, h: (1 - torch.sigmoid(k_z)) * h + torch.sigmoid(k_z) * k_h,
-     "not k_h itself"),
-    (lambda k_z, k_h, h: (1 - torch.sigmoid(k_z)) * h + torch.sigmoid(k_z) * torch.tanh(k_h),
-     "not tanh(k_h)"),
-    (lambda k_z, k_h, h: (1 - k_z) * h + k_z * parallel.g(k_h), "z = sigmoid(k_z)"),
-    (lambda k_z, k_h, h: h.sum(0), "should have shape (4, 5)"),
-    (lambda k_z, k_h, h: h, "wrong values"),
+def test_mingru_gate_bias_passes_on_a_measurement_and_judges_the_prediction(capsys):
+    checks.efficiency.mingru_gate_bias("lower", 0.02, default_mse=DEFAULTS)
+    assert "lower. your prediction held" in capsys.readouterr().out
+    checks.efficiency.mingru_gate_bias("lower", torch.tensor(0.19), default_mse=DEFAULTS)
+    assert "you predicted 'lower', it came out 'higher'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("prediction, measured, message", [
+    (None, 0.02, "record your prediction first"),
+    ("better", 0.02, 'should be "lower" or "higher"'),
+    ("lower", ..., "biased_mse is still Ellipsis"),
+    ("lower", [0.3, 0.02], "not the whole list"),
+    ("lower", "0.02", "should be one number"),
+    ("lower", 3.5, "not a plausible mean squared error"),
+    ("lower", float("nan"), "not a plausible mean squared error"),
+    ("higher", 0.16, "was the gate bias changed"),
 ])
-def test_mingru_step_fails_helpfully(answer, message):
-    _fails(checks.mingru_step, answer, message)
+def test_mingru_gate_bias_fails_helpfully(prediction, measured, message):
+    with pytest.raises(CheckFailed, match=re.escape(message)):
+        checks.efficiency.mingru_gate_bias(prediction, measured, default_mse=DEFAULTS)

@@ -188,3 +188,116 @@ def channel_stats(fn) -> None:
                                             f"{np.round(std, 4).tolist()}")
     passed("one mean and one std per channel, over every frame of every utterance")
 
+
+
+_PREDICTIONS = ("more", "fewer", "persistence wins")
+
+
+def _validation_rmse(window: int, horizon: int, lam: float) -> tuple[float, float, float]:
+    """(ridge AR, persistence, sigma): RMSE in sunspots on the 1950-1979 validation months.
+
+    The notebook's protocol: split by time at 1950 and 1980, normalise with the training mean
+    and std, windows whose targets lie in each split, ridge with an unshrunk bias.
+    """
+    import numpy as np
+
+    from rnnlib import data
+
+    years, spots = data.load_sunspots()
+    i_val, i_test = int(np.searchsorted(years, 1950)), int(np.searchsorted(years, 1980))
+    mu, sigma = spots[:i_val].mean(), spots[:i_val].std()
+    z = (spots - mu) / sigma
+
+    def windows(start: int, end: int):
+        targets = np.arange(max(start, window - 1 + horizon), end)
+        X = np.stack([z[t - horizon - window + 1:t - horizon + 1] for t in targets])
+        return np.hstack([X, np.ones((len(X), 1))]), z[targets]
+
+    A, y = windows(0, i_val)
+    P = np.eye(A.shape[1])
+    P[-1, -1] = 0.0
+    weights = np.linalg.solve(A.T @ A + lam * P, A.T @ y)
+    A_val, y_val = windows(i_val, i_test)
+    ar = float(np.sqrt(np.mean((A_val @ weights - y_val) ** 2)) * sigma)
+    persistence = float(np.sqrt(np.mean((spots[i_val - horizon:i_test - horizon]
+                                         - spots[i_val:i_test]) ** 2)))
+    return ar, persistence, float(sigma)
+
+
+def _notebook_choices(horizons, windows, lambdas) -> tuple[int, int, float]:
+    """The notebook's choices, made again from its candidates on the validation months: the
+    longest horizon at which persistence beats "one cycle ago" (132 months), then the window
+    and ridge strength with the lowest validation RMSE at that horizon."""
+    import numpy as np
+
+    from rnnlib import data
+
+    years, spots = data.load_sunspots()
+    i_val, i_test = int(np.searchsorted(years, 1950)), int(np.searchsorted(years, 1980))
+    months = np.arange(i_val, i_test)
+    seasonal = float(np.sqrt(np.mean((spots[months - 132] - spots[months]) ** 2)))
+    good = [h for h in horizons if _validation_rmse(1, h, 0.0)[1] < seasonal]
+    expect(bool(good), "no horizon in HORIZONS has persistence beating the cycle baseline on "
+                       "the validation months; keep the candidates of the parameters cell")
+    horizon = max(good)
+    scores = {(w, lam): _validation_rmse(w, horizon, lam)[0] for w in windows for lam in lambdas}
+    window, lam = min(scores, key=scores.get)
+    return horizon, window, lam
+
+
+def ar_longer_horizon(prediction, ar_val_rmse_2h, *, horizons, windows, lambdas) -> None:
+    """Exercise 09.4 (experiment): the ridge AR against persistence at twice the horizon.
+
+    ``prediction`` is the learner's recorded guess ("more", "fewer" or "persistence wins": the
+    AR's lead over persistence at twice the chosen horizon compared with at the horizon), made
+    before measuring; ``ar_val_rmse_2h`` the measured validation RMSE in sunspots of the chosen
+    ridge AR at twice the horizon. ``horizons``, ``windows`` and ``lambdas`` are the notebook's
+    candidates (its parameters cell): the check makes the notebook's choices again from them.
+    The measurement must be right; the prediction is judged, not failed: a wrong guess is what
+    an experiment is for.
+    """
+    if prediction is None or prediction is Ellipsis:
+        raise CheckFailed('record your prediction first: set prediction = "more", "fewer" or '
+                          '"persistence wins" before you measure anything')
+    if not isinstance(prediction, str) or prediction.strip().lower() not in _PREDICTIONS:
+        raise CheckFailed(f"prediction should be one of {', '.join(map(repr, _PREDICTIONS))}, "
+                          f"got {prediction!r}")
+    expect_answered(ar_val_rmse_2h, "ar_val_rmse_2h")
+    try:
+        measured = float(ar_val_rmse_2h)
+    except (TypeError, ValueError):
+        raise CheckFailed("ar_val_rmse_2h should be one number, the RMSE in sunspots, got "
+                          f"{type(ar_val_rmse_2h).__name__}") from None
+    for name, values in (("horizons", horizons), ("windows", windows)):
+        if not isinstance(values, list | tuple) or not values or not all(
+                isinstance(v, int) and v >= 1 for v in values):
+            raise CheckFailed(f"{name} should be a list of positive whole numbers of months, "
+                              f"got {values!r}")
+    horizon, window, lam = _notebook_choices(horizons, windows, lambdas)
+    ar_2h, persistence_2h, sigma = _validation_rmse(window, 2 * horizon, lam)
+    ar_h, persistence_h, _ = _validation_rmse(window, horizon, lam)
+
+    def close(a: float, b: float) -> bool:
+        return abs(a - b) <= 1e-3 * max(1.0, abs(b))
+
+    if close(measured, ar_h):
+        raise CheckFailed(f"{measured:.2f} is the AR's validation RMSE at h = {horizon}: refit "
+                          f"it on training windows made with horizon {2 * horizon}")
+    if close(measured, persistence_2h):
+        raise CheckFailed(f"{measured:.2f} is persistence's validation RMSE at h = "
+                          f"{2 * horizon}: the measurement asked for is the ridge AR's")
+    if close(measured * sigma, ar_2h):
+        raise CheckFailed(f"{measured:.4f} is in normalised units: multiply the RMSE by the "
+                          f"training std sigma = {sigma:.1f} to get sunspots")
+    expect(abs(measured - ar_2h) <= 0.01 * ar_2h,
+           f"the ridge AR (W = {window}, lambda = {lam:g}) fitted on the training windows at h = "
+           f"{2 * horizon} scores about {ar_2h:.1f} sunspots on the validation months, but "
+           f"ar_val_rmse_2h = {measured:.2f}. Make both the training and the validation "
+           "windows with the doubled horizon, and score only the validation windows")
+    lead_h, lead_2h = persistence_h - ar_h, persistence_2h - ar_2h
+    truth = "persistence wins" if lead_2h < 0 else ("more" if lead_2h > lead_h else "fewer")
+    verdict = ("your prediction held" if prediction.strip().lower() == truth else
+               f"you predicted {prediction!r}, it came out {truth!r}: worth a thought why")
+    passed(f"ridge AR at h = {2 * horizon}: {ar_2h:.1f} sunspots against persistence "
+           f"{persistence_2h:.1f} (a lead of {lead_2h:.1f}; at h = {horizon}: {lead_h:.1f}). "
+           f"{verdict}")
