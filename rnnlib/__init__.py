@@ -10,6 +10,7 @@ Each module is one idea, introduced in the open by a notebook first:
 - ``rnnlib.scratch`` (02, 04, 05) RNN, LSTM and GRU from the equations, drop-in for torch.nn
 - ``rnnlib.train``   the course's training loop (CPU, CUDA, MPS; checkpoints; DDP)
 - ``rnnlib.parallel`` (10) minGRU and minLSTM, step by step and as a parallel scan
+- ``rnnlib.stats``   (07) McNemar's exact test and a summary over seeds, for judging results
 
 Ask any of them for help: ``help(rnnlib.data)``, ``rnnlib.data.load_sentiment?``.
 """
@@ -20,7 +21,7 @@ from rnnlib.course import report, setup
 
 __version__ = "0.1.0"
 __all__ = ["setup", "report", "__version__"]
-_MODULES = ("course", "data", "checks", "plots", "reference", "scratch", "train", "parallel")
+_MODULES = ("course", "data", "checks", "plots", "reference", "scratch", "train", "parallel", "stats")
 
 
 def __getattr__(name: str):

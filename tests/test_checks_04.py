@@ -10,40 +10,7 @@ from torch import nn
 
 from rnnlib import checks
 
-# --------------------------------------------------------------------------- exercise 1: blocks
-
-def test_gate_blocks_passes_on_split_and_on_chunk_and_on_a_view(capsys):
-    passes(capsys, checks.lstm_gate_blocks, lambda w: tuple(w.split(w.shape[0] // 4)))
-    passes(capsys, checks.lstm_gate_blocks, lambda w: w.chunk(4))
-    passes(capsys, checks.lstm_gate_blocks, lambda w: w.view(4, w.shape[0] // 4, -1))
-
-
-def test_gate_blocks_fails_on_the_stub_and_on_none():
-    fails(checks.lstm_gate_blocks, stub, "still None")
-    fails(checks.lstm_gate_blocks, None, "still None")
-
-
-def test_gate_blocks_names_a_wrong_gate_order():
-    def onnx_order(w):
-        i, f, g, o = w.chunk(4)
-        return i, o, f, g
-    fails(checks.lstm_gate_blocks, onnx_order, "order i, o, f, g", "i, f, g, o")
-
-
-def test_gate_blocks_names_splitting_the_columns():
-    fails(checks.lstm_gate_blocks, lambda w: w.chunk(4, dim=1), "dim 0")
-
-
-def test_gate_blocks_names_interleaved_rows():
-    fails(checks.lstm_gate_blocks, lambda w: tuple(w[k::4] for k in range(4)), "contiguous")
-
-
-def test_gate_blocks_names_a_hard_coded_hidden_size():
-    fails(checks.lstm_gate_blocks, lambda w: tuple(w[k * 5:(k + 1) * 5] for k in range(4)),
-          "weight.shape[0] // 4")
-
-
-# --------------------------------------------------------------------------- exercise 2: the step
+# --------------------------------------------------------------------------- exercise 1: the step
 
 def right_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
     a_i, a_f, a_g, a_o = (x @ W_ih.T + b_ih + h @ W_hh.T + b_hh).chunk(4, dim=1)
@@ -202,3 +169,166 @@ def test_forget_bias_names_changed_weights():
         with torch.no_grad():
             lstm.weight_hh_l0.zero_()
     fails(checks.lstm_forget_bias, touches_weights, "weight_hh_l0 changed")
+
+
+# --------------------------------------------------------------------------- exercise 2: backward
+
+def _variant(**options):
+    from rnnlib.checks.lstm import _backward_variant
+
+    return lambda dh, dc, cache: _backward_variant(dh, dc, cache, **options)
+
+
+def test_the_checks_backward_variant_without_mistakes_is_the_reference():
+    import numpy as np
+
+    from rnnlib import reference
+    from rnnlib.checks.lstm import _backward_problem, _backward_variant
+
+    _, _, cache, dh, dc = _backward_problem()
+    for ours, theirs in zip(_backward_variant(dh, dc, cache),
+                            reference.lstm_step_backward(dh, dc, cache), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+def test_lstm_step_backward_passes_on_the_reference(capsys):
+    from rnnlib import reference
+    from rnnlib.checks.lstm import lstm_step_backward
+
+    passes(capsys, lstm_step_backward, reference.lstm_step_backward)
+
+
+def test_lstm_step_backward_passes_on_autograd(capsys):
+    """An answer written with torch.autograd is right too: the check is not the reference."""
+    from rnnlib.checks.lstm import lstm_step_backward
+
+    def by_autograd(dh, dc, cache):
+        x, h_prev, c_prev, W_ih, W_hh, *_ = cache
+        # The cache holds no biases; their sum follows from the gates' pre-activations.
+        i, f, g, o = (torch.from_numpy(v) for v in cache[5:9])
+        a = torch.cat([torch.logit(i), torch.logit(f), torch.atanh(g), torch.logit(o)], dim=1)
+        tensors = [torch.tensor(v, requires_grad=True) for v in (x, h_prev, c_prev, W_ih, W_hh)]
+        xt, ht, ct, Wi, Wh = tensors
+        b = (a - torch.from_numpy(x @ W_ih.T + h_prev @ W_hh.T)).mean(0)   # the summed bias
+        bi = torch.zeros_like(b, requires_grad=True)
+        bh = b.clone().requires_grad_()
+        pre = xt @ Wi.T + bi + ht @ Wh.T + bh
+        a_i, a_f, a_g, a_o = pre.chunk(4, dim=1)
+        c = torch.sigmoid(a_f) * ct + torch.sigmoid(a_i) * torch.tanh(a_g)
+        h = torch.sigmoid(a_o) * torch.tanh(c)
+        loss = (h * torch.from_numpy(dh)).sum() + (c * torch.from_numpy(dc)).sum()
+        grads = torch.autograd.grad(loss, [*tensors, bi, bh])
+        return tuple(gr.numpy() for gr in grads)
+
+    passes(capsys, lstm_step_backward, by_autograd)
+
+
+def test_lstm_step_backward_fails_on_the_stub():
+    from rnnlib.checks.lstm import lstm_step_backward
+
+    fails(lstm_step_backward, stub, "still None", "`...`")
+    fails(lstm_step_backward, None, "still None")
+
+
+def test_lstm_step_backward_names_a_deliberately_wrong_gradient_and_by_how_much():
+    from rnnlib import reference
+    from rnnlib.checks.lstm import lstm_step_backward
+
+    def wrong_dW_hh(dh, dc, cache):
+        grads = list(reference.lstm_step_backward(dh, dc, cache))
+        grads[4] = grads[4] * 1.1
+        return tuple(grads)
+
+    fails(lstm_step_backward, wrong_dW_hh, "dW_hh", "relative error", "finite differences",
+          "Wrong: dW_hh;")
+
+
+def test_lstm_step_backward_names_the_gate_block_of_a_wrong_weight_gradient():
+    from rnnlib import reference
+    from rnnlib.checks.lstm import lstm_step_backward
+
+    def wrong_forget_rows(dh, dc, cache):
+        grads = list(reference.lstm_step_backward(dh, dc, cache))
+        H = dh.shape[1]
+        grads[3] = grads[3].copy()
+        grads[3][H:2 * H] = 0
+        return tuple(grads)
+
+    fails(lstm_step_backward, wrong_forget_rows, "dW_ih", "forget gate f")
+
+
+@pytest.mark.parametrize(("options", "fragment"), [
+    ({"through_h": False}, "path through h"),
+    ({"tanh_of_c": False}, "1 - tanh_c**2"),
+    ({"do_times_tanh": False}, "do should be dh * tanh_c"),
+    ({"dc_prev_times_f": False}, "dc_total * f"),
+    ({"sigmoid_prime": False}, "s * (1 - s)"),
+    ({"order": "fiog"}, "order f, i, o, g"),
+])
+def test_lstm_step_backward_names_the_usual_mistakes(options, fragment):
+    from rnnlib.checks.lstm import lstm_step_backward
+
+    fails(lstm_step_backward, _variant(**options), fragment)
+
+
+def test_lstm_step_backward_names_halved_bias_gradients():
+    from rnnlib import reference
+    from rnnlib.checks.lstm import lstm_step_backward
+
+    def halved(dh, dc, cache):
+        *rest, db_ih, db_hh = reference.lstm_step_backward(dh, dc, cache)
+        return (*rest, db_ih / 2, db_hh / 2)
+
+    fails(lstm_step_backward, halved, "half of da.sum(axis=0)")
+
+
+def test_lstm_step_backward_names_wrong_shapes_counts_and_errors():
+    from rnnlib import reference
+    from rnnlib.checks.lstm import lstm_step_backward
+
+    def transposed(dh, dc, cache):
+        grads = list(reference.lstm_step_backward(dh, dc, cache))
+        grads[3] = grads[3].T
+        return tuple(grads)
+
+    def raises(dh, dc, cache):
+        raise ValueError("matmul: shapes do not match")
+
+    fails(lstm_step_backward, transposed, "dW_ih has shape (4, 20)", "(4H, I)")
+    fails(lstm_step_backward, lambda dh, dc, cache: reference.lstm_step_backward(dh, dc, cache)[:6],
+          "7 arrays", "6 values")
+    fails(lstm_step_backward, raises, "raised ValueError", "W_ih (20, 4)")
+
+
+# --------------------------------------------------------------------------- exercise 4: experiment
+
+def test_no_forgetting_passes_on_a_consistent_measurement(capsys):
+    from rnnlib.checks.lstm import lstm_no_forgetting
+
+    lstm_no_forgetting("linear", 812.0, 3.4, steps=2999, trained=(270.0, 1.7))
+    assert "drift" in capsys.readouterr().out
+
+
+def test_no_forgetting_fails_on_the_stub_and_names_wrong_predictions():
+    from rnnlib.checks.lstm import lstm_no_forgetting
+
+    kwargs = {"steps": 2999, "trained": (270.0, 1.7)}
+    fails(lambda _: lstm_no_forgetting(None, None, None, **kwargs), None, "prediction is None")
+    fails(lambda _: lstm_no_forgetting("exponential", 812.0, 3.4, **kwargs), None,
+          "|i_t * g_t| < 1")
+    fails(lambda _: lstm_no_forgetting("bounded", 812.0, 3.4, **kwargs), None,
+          "nothing ever removes")
+    fails(lambda _: lstm_no_forgetting("linear", None, None, **kwargs), None, "largest_c is still")
+
+
+def test_no_forgetting_names_measurements_that_cannot_be_right():
+    from rnnlib.checks.lstm import lstm_no_forgetting
+
+    kwargs = {"steps": 2999, "trained": (270.0, 1.7)}
+    fails(lambda _: lstm_no_forgetting("linear", 5000.0, 3.4, **kwargs), None,
+          "breaks the bound", "below 2999")
+    fails(lambda _: lstm_no_forgetting("linear", 270.0, 1.7, **kwargs), None,
+          "not much larger than the trained model's", "copy")
+    fails(lambda _: lstm_no_forgetting("linear", 812.0, 1.7, **kwargs), None,
+          "equals the trained model's loss")
+    fails(lambda _: lstm_no_forgetting("linear", "big", 3.4, **kwargs), None, "should be a number")

@@ -1,5 +1,7 @@
-"""Self-checks of notebook 04, the LSTM (``04-lstm.ipynb``): the four gate blocks, one cell
-step equal to nn.LSTMCell's, and the forget-gate bias.
+"""Self-checks of notebook 04, the LSTM (``04-lstm.ipynb``): one cell step equal to
+nn.LSTMCell's, the backward pass of one step by hand (judged against ``rnnlib.reference`` and
+finite differences), the forget-gate bias of any nn.LSTM, and the experiment with forget gates
+pinned open.
 """
 
 from __future__ import annotations
@@ -30,51 +32,6 @@ def _permutations():
     return ["".join(p) for p in permutations(_GATES) if "".join(p) != _GATES]
 
 
-def lstm_gate_blocks(fn) -> None:
-    """Exercise 04.1: ``fn(weight)`` cuts a stacked (4H, ·) LSTM weight into (W_i, W_f, W_g, W_o)."""
-    expect_answered(fn, "gate_blocks")
-    for H, columns in ((5, 3), (2, 2)):
-        weight = torch.arange(4 * H * columns, dtype=torch.float32).reshape(4 * H, columns)
-        right = weight.split(H)
-        got = fn(weight.clone())
-        expect_answered(got, "gate_blocks(weight)")
-        if isinstance(got, torch.Tensor) and got.dim() == 3 and got.shape[0] == 4:
-            got = tuple(got.unbind(0))  # a (4, H, I) stack works as well
-        expect(isinstance(got, tuple | list),
-               f"gate_blocks should return a tuple (W_i, W_f, W_g, W_o), got "
-               f"{type(got).__name__}")
-        expect(len(got) == 4,
-               f"gate_blocks returned {len(got)} pieces for a weight of shape {tuple(weight.shape)}; "
-               "there are 4 gate blocks stacked along the rows (dim 0), each H = "
-               "weight.shape[0] // 4 rows: weight.split(H) or weight.chunk(4)")
-        for name, block in zip(("W_i", "W_f", "W_g", "W_o"), got, strict=True):
-            expect(isinstance(block, torch.Tensor),
-                   f"{name} should be a tensor, got {type(block).__name__}")
-            if tuple(block.shape) == (4 * H, columns // 4) or block.shape[0] == 4 * H:
-                raise CheckFailed(f"{name} has shape {tuple(block.shape)}: you cut the columns "
-                                  "(dim 1). The gates are stacked along the rows, dim 0: "
-                                  f"each block is ({H}, {columns}) here")
-            if tuple(block.shape) != (H, columns):
-                raise CheckFailed(f"for a weight of shape {tuple(weight.shape)} each block should "
-                                  f"be ({H}, {columns}), H = {4 * H} // 4 rows; {name} has shape "
-                                  f"{tuple(block.shape)}. Use H = weight.shape[0] // 4, not a "
-                                  "fixed number")
-        if all(torch.equal(g, r) for g, r in zip(got, right, strict=True)):
-            continue
-        if all(torch.equal(g, weight[k::4]) for k, g in enumerate(got)):
-            raise CheckFailed("your blocks take every 4th row (weight[k::4]): the blocks are "
-                              "contiguous, rows 0:H for i, H:2H for f, 2H:3H for g, 3H:4H for o")
-        for order in _permutations():
-            blocks = dict(zip(_GATES, right, strict=True))
-            if all(torch.equal(g, blocks[gate]) for g, gate in zip(got, order, strict=True)):
-                raise CheckFailed(f"you return the blocks in the order {_order(order)}; "
-                                  "PyTorch stacks them as i, f, g, o (input, forget, candidate, "
-                                  "output): rows 0:H, H:2H, 2H:3H, 3H:4H")
-        raise CheckFailed("the blocks have the right shapes but not the right rows: W_i should "
-                          "be weight[0:H], W_f weight[H:2H], W_g weight[2H:3H], W_o weight[3H:4H]")
-    passed("the four blocks i, f, g, o, each H rows, for any H")
-
-
 def _problem(seed: int = 0, B: int = 3, I: int = 4, H: int = 5) -> dict:  # noqa: E741
     """A random LSTM step in float64, with weights large enough that every mistake shows."""
     g = torch.Generator().manual_seed(seed)
@@ -102,7 +59,7 @@ def _step(p: dict, order: str = _GATES, squash_c: bool = True,
 
 
 def lstm_cell_step(fn) -> None:
-    """Exercise 04.2: ``fn(x, h, c, W_ih, W_hh, b_ih, b_hh)`` -> (h_new, c_new), as nn.LSTMCell."""
+    """Exercise 04.1: ``fn(x, h, c, W_ih, W_hh, b_ih, b_hh)`` -> (h_new, c_new), as nn.LSTMCell."""
     expect_answered(fn, "lstm_cell_step")
     p = _problem()
     args = [p[k].clone() for k in ("x", "h", "c", "W_ih", "W_hh", "b_ih", "b_hh")]
@@ -222,3 +179,220 @@ def lstm_forget_bias(fn) -> None:
                               "for every unit")
     passed("b_if + b_hf = value in every layer and direction, every other parameter untouched")
 
+
+
+# ---- the backward pass of one step (derived in the notebook, written in NumPy by the learner)
+
+_BACKWARD_NAMES = ("dx", "dh_prev", "dc_prev", "dW_ih", "dW_hh", "db_ih", "db_hh")
+_BACKWARD_SHAPES = {"dx": "(B, I)", "dh_prev": "(B, H)", "dc_prev": "(B, H)",
+                    "dW_ih": "(4H, I)", "dW_hh": "(4H, H)", "db_ih": "(4H,)", "db_hh": "(4H,)"}
+
+
+def _backward_problem(seed: int = 44):
+    """A one-step float64 LSTM problem, weights large enough that every gate bends.
+
+    Returns (args, (h, c), cache, dh, dc): ``args`` are lstm_step_forward's seven arguments.
+    """
+    import numpy as np
+
+    from rnnlib import reference
+
+    rng = np.random.default_rng(seed)
+    B, I, H = 3, 4, 5  # noqa: E741
+    args = (rng.standard_normal((B, I)), rng.standard_normal((B, H)),
+            rng.standard_normal((B, H)) * 2, rng.standard_normal((4 * H, I)) * 0.8,
+            rng.standard_normal((4 * H, H)) * 0.8, rng.standard_normal(4 * H) * 0.8,
+            rng.standard_normal(4 * H) * 0.8)
+    h, c, cache = reference.lstm_step_forward(*args)
+    return args, (h, c), cache, rng.standard_normal(h.shape), rng.standard_normal(c.shape)
+
+
+def _backward_variant(dh, dc, cache, *, through_h=True, tanh_of_c=True, sigmoid_prime=True,
+                      order="ifgo", dc_prev_times_f=True, do_times_tanh=True):
+    """rnnlib.reference.lstm_step_backward, with the knobs that typical mistakes turn."""
+    import numpy as np
+
+    x, h_prev, c_prev, W_ih, W_hh, i, f, g, o, tanh_c = cache
+    c = np.arctanh(tanh_c)
+    do = dh * (tanh_c if do_times_tanh else c)
+    dc_total = dc + (dh * o * ((1 - tanh_c**2) if tanh_of_c else (1 - c**2)) if through_h else 0)
+    di, df, dg = dc_total * g, dc_total * c_prev, dc_total * i
+    dc_prev = dc_total * f if dc_prev_times_f else dc_total
+
+    def sig(d, s):
+        return d * s * (1 - s) if sigmoid_prime else d * (1 - s**2)
+
+    blocks = {"i": sig(di, i), "f": sig(df, f), "g": dg * (1 - g**2), "o": sig(do, o)}
+    da = np.concatenate([blocks[k] for k in order], axis=1)
+    db = da.sum(axis=0)
+    return da @ W_ih, da @ W_hh, dc_prev, da.T @ x, da.T @ h_prev, db, db.copy()
+
+
+def _backward_numerical(args, dh, dc) -> list:
+    """Central finite differences of L = sum(h * dh) + sum(c * dc) w.r.t. each forward argument."""
+    import numpy as np
+
+    from rnnlib import reference
+
+    grads = []
+    for k in range(len(args)):
+        inputs = [np.array(a, copy=True) for a in args]
+
+        def loss(_, inputs=inputs):
+            h, c, _ = reference.lstm_step_forward(*inputs)
+            return float(np.sum(h * dh) + np.sum(c * dc))
+
+        grads.append(reference.numerical_gradient(loss, inputs[k]))
+    return grads
+
+
+def lstm_step_backward(fn) -> None:
+    """Exercise 04.2: ``fn(dh, dc, cache)`` -> (dx, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh).
+
+    ``cache`` is ``rnnlib.reference.lstm_step_forward``'s:
+    (x, h_prev, c_prev, W_ih, W_hh, i, f, g, o, tanh_c). Judged against
+    ``rnnlib.reference.lstm_step_backward`` and against central finite differences of
+    L = sum(h * dh) + sum(c * dc), gradient by gradient.
+    """
+    import numpy as np
+
+    from rnnlib import reference
+
+    expect_answered(fn, "lstm_step_backward")
+    args, _, cache, dh, dc = _backward_problem()
+    try:
+        got = fn(dh.copy(), dc.copy(), tuple(np.array(a, copy=True) for a in cache))
+    except Exception as error:
+        raise CheckFailed(f"lstm_step_backward raised {type(error).__name__}: {error}. It was "
+                          "called with dh and dc of shape (B, H) = (3, 5) and the cache of "
+                          "reference.lstm_step_forward: x (3, 4), h_prev and c_prev (3, 5), "
+                          "W_ih (20, 4), W_hh (20, 5), then i, f, g, o and tanh_c, each "
+                          "(3, 5)") from error
+    expect_answered(got, "lstm_step_backward(dh, dc, cache)")
+    expect(isinstance(got, tuple | list) and len(got) == 7,
+           "lstm_step_backward should return a tuple of 7 arrays: "
+           f"{', '.join(_BACKWARD_NAMES)}; got "
+           + (f"{len(got)} values" if isinstance(got, tuple | list) else type(got).__name__))
+    right = reference.lstm_step_backward(dh, dc, cache)
+    for name, g, r in zip(_BACKWARD_NAMES, got, right, strict=True):
+        expect_answered(g, name)
+        g = np.asarray(g)
+        expect(g.shape == r.shape,
+               f"{name} has shape {g.shape}, expected {r.shape}: a gradient has the shape of "
+               f"its variable, {_BACKWARD_SHAPES[name]}. The four gate blocks of the "
+               "pre-activation gradient sit side by side, da = [da_i, da_f, da_g, da_o] of "
+               "shape (B, 4H), as the forward's x @ W_ih.T")
+    got = [np.asarray(g, dtype=np.float64) for g in got]
+
+    def same(a, b) -> bool:
+        return bool(np.allclose(a, b, atol=1e-8, rtol=1e-7))
+
+    wrong = [name for name, g, r in zip(_BACKWARD_NAMES, got, right, strict=True)
+             if not same(g, r)]
+    numeric = _backward_numerical(args, dh, dc)
+    errors = {name: reference.relative_error(g, n)
+              for name, g, n in zip(_BACKWARD_NAMES, got, numeric, strict=True)}
+    if not wrong:
+        worst = max(errors.values())
+        expect(worst < 1e-6, f"the gradients equal rnnlib.reference's but differ from finite "
+                             f"differences by {worst:.1e}: please report this")
+        passed("lstm_step_backward gives all seven gradients of one LSTM step, equal to "
+               "rnnlib.reference and to finite differences (every relative error below 1e-6)")
+        return
+
+    def matches(**options) -> bool:
+        variant = _backward_variant(dh, dc, cache, **options)
+        return all(same(g, v) for g, v in zip(got, variant, strict=True))
+
+    mistakes = [
+        (dict(through_h=False), "dc_total is missing the path through h: c_t also reaches the "
+         "loss through h_t = o * tanh(c_t), so dc_total = dc + dh * o * (1 - tanh_c**2)"),
+        (dict(tanh_of_c=False), "the derivative of tanh(c) is 1 - tanh(c)**2 = 1 - tanh_c**2, "
+         "not 1 - c**2 (tanh_c is in the cache)"),
+        (dict(do_times_tanh=False), "do should be dh * tanh_c: o multiplies tanh(c_t), not c_t"),
+        (dict(dc_prev_times_f=False), "dc_prev should be dc_total * f: c_t = f * c_prev + ..., "
+         "so the gradient reaching c_prev is scaled by the forget gate (the carousel)"),
+        (dict(sigmoid_prime=False), "the sigmoid gates use tanh's derivative: for s = "
+         "sigmoid(a), ds/da = s * (1 - s), so da_i = di * i * (1 - i), and the same for f and o; "
+         "only g is a tanh, da_g = dg * (1 - g**2)"),
+    ]
+    from itertools import permutations
+
+    mistakes += [(dict(order="".join(p)),
+                  f"the four blocks of da are in the order {', '.join(p)}: they must follow "
+                  "the forward's columns, i, f, g, o (input, forget, candidate, output)")
+                 for p in permutations(_GATES) if "".join(p) != _GATES]
+    for options, message in mistakes:
+        if matches(**options):
+            raise CheckFailed(message)
+    first = wrong[0]
+    k = _BACKWARD_NAMES.index(first)
+    H = cache[1].shape[1]
+    blocks = ""
+    if first in ("dW_ih", "dW_hh", "db_ih", "db_hh"):
+        bad = [_NAMES[b] for b, s in zip(_GATES, range(0, 4 * H, H), strict=True)
+               if not same(got[k][s:s + H], right[k][s:s + H])]
+        blocks = (" (in every gate block)" if len(bad) == 4
+                  else f" (in the rows of {', '.join(bad)})")
+    if first in ("db_ih", "db_hh") and np.allclose(got[k], right[k] / 2, atol=1e-8):
+        raise CheckFailed(f"{first} is half of da.sum(axis=0): the two biases are both added "
+                          "into a, so each gets all of it")
+    raise CheckFailed(
+        f"{first}{blocks} has the right shape but wrong values: largest difference "
+        f"{np.abs(got[k] - right[k]).max():.3g} from rnnlib.reference, relative error "
+        f"{errors[first]:.2g} against finite differences (a right gradient gives about 1e-9). "
+        f"Wrong: {', '.join(wrong)}; right: "
+        f"{', '.join(n for n in _BACKWARD_NAMES if n not in wrong) or 'none'}. Go back through "
+        "the derivation one line at a time: do and dc_total from h_t, then di, df, dg, dc_prev "
+        "from c_t, then the four pre-activations, then the two matrix products")
+
+
+# ---- the experiment: a cell that cannot forget
+
+def lstm_no_forgetting(prediction, largest_c, loss_pinned, *, steps: int, trained) -> None:
+    """Exercise 04.4: a recorded prediction, then the pinned model's largest |c| and its loss.
+
+    ``steps`` is the number of characters the replay reads (from zero states), ``trained`` the
+    pair (largest |c|, loss) of the trained model on the same text.
+    """
+    import math
+
+    expect(prediction in ("bounded", "linear", "exponential"),
+           f"prediction is {prediction!r}: before you measure, record what you derive, "
+           "prediction = \"bounded\", \"linear\" or \"exponential\" (how |c_t| can grow with t "
+           "when f_t = 1 at every step)")
+    if prediction == "exponential":
+        raise CheckFailed("with f_t = 1 the update is c_t = c_(t-1) + i_t * g_t: nothing "
+                          "multiplies c_(t-1) by more than 1, and |i_t * g_t| < 1 (a sigmoid times "
+                          "a tanh). So each step adds less than 1 in size: how large can |c_t| be "
+                          "after t steps from c_0 = 0?")
+    if prediction == "bounded":
+        raise CheckFailed("with f_t = 1 nothing ever removes what a step writes: "
+                          "c_t = c_0 + (i_1 * g_1 + ... + i_t * g_t). If i * g has a mean other "
+                          "than 0 for a unit, that sum keeps growing. What bounds it after t "
+                          "steps, given |i * g| < 1?")
+    for name, value in (("largest_c", largest_c), ("loss_pinned", loss_pinned)):
+        expect_answered(value, name)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"{name} should be a number (use .item() on a one-element tensor), "
+                              f"got {type(value).__name__}") from None
+        expect(math.isfinite(value) and value > 0, f"{name} should be a positive number, got {value}")
+    largest_c, loss_pinned = float(largest_c), float(loss_pinned)
+    largest_trained, loss_trained = (float(v) for v in trained)
+    expect(largest_c < steps,
+           f"largest_c = {largest_c:.4g} breaks the bound you derived: from c_0 = 0, |c_t| < t "
+           f"after t steps, so below {steps} here. Measure the pinned model's cell states, "
+           "trace[\"c\"].abs().max(), on the same text")
+    expect(largest_c > 1.5 * largest_trained,
+           f"largest_c = {largest_c:.4g} is not much larger than the trained model's "
+           f"{largest_trained:.4g}: did you pin the forget gates of a copy (an effective forget "
+           "bias of +50 with set_forget_bias_l0 on copy.deepcopy(model).lstm) and then read the "
+           "copy's trace, not the trained model's?")
+    expect(loss_pinned != loss_trained,
+           "loss_pinned equals the trained model's loss: measure the loss of the pinned copy "
+           "with read_text(pinned_model, long_text)")
+    passed(f"with the forget gates pinned to 1 the cells drift (largest |c| {largest_c:.0f}, "
+           f"against {largest_trained:.0f} for the trained model, and below the linear bound "
+           f"{steps}); the loss goes from {loss_trained:.2f} to {loss_pinned:.2f} nats/char")

@@ -1,0 +1,133 @@
+"""rnnlib.stats: McNemar's exact test against hand computations and an independent formula,
+and the seed summary against NumPy; bad input gets an error that names it."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlib.stats import McNemar, SeedSummary, mcnemar_exact, seed_summary
+
+
+def pairs(b: int, c: int, both_right: int = 0, both_wrong: int = 0):
+    """Correctness vectors with b (A right, B wrong) and c (A wrong, B right) examples."""
+    a = [True] * b + [False] * c + [True] * both_right + [False] * both_wrong
+    b_ = [False] * b + [True] * c + [True] * both_right + [False] * both_wrong
+    return a, b_
+
+
+# ---- McNemar's exact test
+
+@pytest.mark.parametrize("b, c, p", [
+    (1, 5, 14 / 64),        # n = 6: 2 * (C(6,0) + C(6,1)) / 2^6 = 2 * 7 / 64
+    (0, 3, 2 / 8),          # n = 3: 2 * C(3,0) / 2^3
+    (0, 10, 2 / 1024),      # n = 10: 2 / 2^10
+    (3, 7, 2 * (1 + 10 + 45 + 120) / 1024),  # n = 10, min 3: 2 * 176 / 1024 = 0.34375
+    (2, 2, 1.0),            # 2 * 11/16 > 1: capped at 1
+    (0, 0, 1.0),            # no discordant pair: nothing to tell them apart
+])
+def test_mcnemar_exact_matches_hand_computations(b, c, p):
+    a, b_ = pairs(b, c, both_right=4, both_wrong=3)
+    result = mcnemar_exact(a, b_)
+    assert isinstance(result, McNemar)
+    assert (result.b, result.c) == (b, c)
+    assert result.p_value == pytest.approx(p, rel=1e-12)
+
+
+def test_mcnemar_exact_equals_the_sum_of_outcomes_no_more_likely_than_observed():
+    # An independent definition of the two-sided exact p-value: add the probabilities of every
+    # outcome of Binomial(n, 1/2) that is at most as likely as the observed one.
+    for b in range(0, 25):
+        for c in range(0, 25):
+            n = b + c
+            if n == 0:
+                continue
+            probs = [math.comb(n, k) / 2 ** n for k in range(n + 1)]
+            expected = sum(q for q in probs if q <= probs[b] * (1 + 1e-12))
+            a, b_ = pairs(b, c)
+            assert mcnemar_exact(a, b_).p_value == pytest.approx(min(1.0, expected), rel=1e-9)
+
+
+def test_mcnemar_exact_is_symmetric_and_ignores_concordant_examples():
+    a, b_ = pairs(4, 11)
+    forward, backward = mcnemar_exact(a, b_), mcnemar_exact(b_, a)
+    assert (forward.b, forward.c) == (backward.c, backward.b)
+    assert forward.p_value == backward.p_value
+    a2, b2 = pairs(4, 11, both_right=500, both_wrong=200)
+    assert mcnemar_exact(a2, b2) == forward
+
+
+def test_mcnemar_exact_matches_scipy_when_installed():
+    stats = pytest.importorskip("scipy.stats")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        a, b_ = rng.random(300) < 0.78, rng.random(300) < 0.75
+        result = mcnemar_exact(a, b_)
+        n = result.b + result.c
+        assert result.p_value == pytest.approx(stats.binomtest(result.b, n, 0.5).pvalue,
+                                               rel=1e-9)
+
+
+def test_mcnemar_exact_takes_numpy_torch_and_zero_one_inputs():
+    a, b_ = pairs(2, 9, both_right=3)
+    expected = mcnemar_exact(a, b_)
+    assert mcnemar_exact(np.array(a), np.array(b_)) == expected
+    assert mcnemar_exact(torch.tensor(a), torch.tensor(b_)) == expected
+    assert mcnemar_exact(np.array(a, dtype=int), torch.tensor(b_, dtype=torch.float32)) == expected
+    b, c, p = expected  # unpacks as (b, c, p)
+    assert (b, c) == (2, 9) and 0 < p < 1
+
+
+@pytest.mark.parametrize("a, b_, error, message", [
+    ([True, False], [True], ValueError, "same examples, got 2 and 1"),
+    ([], [], ValueError, "a_correct is empty"),
+    ([[True, False]], [[True, False]], ValueError, "should be 1-D"),
+    ([0, 1, 2], [0, 1, 1], ValueError, "Got 2 at index 2. Pass (predictions == labels)"),
+    ([True, False], "TF", TypeError, "b_correct should be a 1-D sequence"),
+    (5, [True], TypeError, "a_correct should be a 1-D sequence"),
+    (["yes", "no"], [True, False], TypeError, "dtype <U3"),
+])
+def test_mcnemar_exact_says_what_is_wrong_with_bad_input(a, b_, error, message):
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
+        mcnemar_exact(a, b_)
+
+
+# ---- seed summary
+
+def test_seed_summary_matches_numpy_with_ddof_1():
+    values = [0.772, 0.7796, 0.7758, 0.781]
+    result = seed_summary(values)
+    assert isinstance(result, SeedSummary)
+    assert result.mean == pytest.approx(np.mean(values))
+    assert result.std == pytest.approx(np.std(values, ddof=1))
+    assert result.std != pytest.approx(np.std(values))      # not the population std
+    assert (result.min, result.max, result.n) == (0.772, 0.781, 4)
+
+
+def test_seed_summary_by_hand_and_from_a_tensor():
+    # 1, 2, 3: mean 2, sample variance ((1 + 0 + 1) / 2) = 1
+    assert seed_summary(torch.tensor([1.0, 2.0, 3.0])) == SeedSummary(2.0, 1.0, 1.0, 3.0, 3)
+    assert seed_summary(np.array([5, 5])) == SeedSummary(5.0, 0.0, 5.0, 5.0, 2)
+
+
+def test_seed_summary_text_formats_every_field():
+    line = seed_summary([0.5, 0.7]).text("{:.1%}")
+    assert line == "60.0% ± 14.1% (min 50.0%, max 70.0%, n=2)"
+
+
+@pytest.mark.parametrize("values, error, message", [
+    ([0.7], ValueError, "at least 2 values"),
+    ([], ValueError, "values is empty"),
+    ([0.7, float("nan"), 0.8], ValueError, "finite, got nan at index 1"),
+    ([0.7, float("inf")], ValueError, "diverged"),
+    ([[0.7, 0.8]], ValueError, "should be 1-D"),
+    (0.7, TypeError, "1-D sequence"),
+    ([True, False], TypeError, "should be numbers"),
+    (["0.7", "0.8"], TypeError, "should be numbers"),
+])
+def test_seed_summary_says_what_is_wrong_with_bad_input(values, error, message):
+    with pytest.raises(error, match=message):
+        seed_summary(values)
