@@ -34,11 +34,11 @@ def test_majority_accuracy_passes_on_a_numpy_scalar_answer(capsys):
 @pytest.mark.parametrize("answer, message", [
     (None, "still None"),
     (lambda tr, te: None, "still None"),
-    (lambda tr, te: float((te == np.bincount(te).argmax()).mean()), "from the TEST labels"),
+    (lambda tr, te: float((te == np.bincount(te).argmax()).mean()), "from the EVALUATION labels"),
     (lambda tr, te: float(np.bincount(tr).argmax()), "the majority class itself"),
     (lambda tr, te: float(np.bincount(tr).max() / len(tr)), "in the training labels"),
     (lambda tr, te: int((te == np.bincount(tr).argmax()).sum()), "a count"),
-    (lambda tr, te: 0.5, "is 1 and its test accuracy is 0.45"),
+    (lambda tr, te: 0.5, "is 1 and its accuracy is 0.45"),
     (lambda tr, te: [0.45], "one number"),
     (lambda tr, te: tr.foo, "raised AttributeError"),
 ])
@@ -143,3 +143,77 @@ def test_logit_accuracy_passes_on_rnnlib_train_accuracy(capsys):
 def test_logit_accuracy_fails_on_stub_and_typical_mistakes(answer, message):
     with pytest.raises(CheckFailed, match=_match(message)):
         checks.logit_accuracy(answer)
+
+
+# ---- exercise 4: the shuffled-word-order experiment
+
+def right_shuffle(padded, lengths, generator):
+    shuffled = padded.clone()
+    for b, n in enumerate(lengths.tolist()):
+        shuffled[b, :n] = padded[b, torch.randperm(n, generator=generator)]
+    return shuffled
+
+
+def test_shuffled_words_passes_and_repeats_the_prediction(capsys):
+    checks.shuffled_words(right_shuffle, 2.5)
+    out = capsys.readouterr().out
+    assert "\N{CHECK MARK}" in out and "loses 2.5 points" in out
+
+
+def test_shuffled_words_passes_on_a_vectorised_shuffle(capsys):
+    def by_sorting_random_keys(padded, lengths, generator):
+        keys = torch.rand(padded.shape, generator=generator)
+        keys[torch.arange(padded.shape[1])[None, :] >= lengths[:, None]] = 2.0  # pads last
+        return padded.gather(1, keys.argsort(dim=1))
+
+    checks.shuffled_words(by_sorting_random_keys, 0)
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def in_place(padded, lengths, generator):
+    for b, n in enumerate(lengths.tolist()):
+        padded[b, :n] = padded[b, torch.randperm(n, generator=generator)]
+    return padded
+
+
+def whole_rows(padded, lengths, generator):
+    return padded[:, torch.randperm(padded.shape[1], generator=generator)]
+
+
+def global_random_state(padded, lengths, generator):
+    shuffled = padded.clone()
+    for b, n in enumerate(lengths.tolist()):
+        shuffled[b, :n] = padded[b, torch.randperm(n)]
+    return shuffled
+
+
+def new_ids(padded, lengths, generator):
+    shuffled = padded.clone()
+    for b, n in enumerate(lengths.tolist()):
+        shuffled[b, :n] = torch.randint(2, 30, (n,), generator=generator)
+    return shuffled
+
+
+def mixed_sentences(padded, lengths, generator):
+    return padded[torch.tensor([2, 1, 0])]
+
+
+@pytest.mark.parametrize("answer, prediction, message", [
+    (right_shuffle, None, "predicted_drop is still None"),
+    (right_shuffle, "a lot", "one number of percentage points"),
+    (right_shuffle, 250, "between -100 and 100"),
+    (None, 1.0, "shuffle_words is still None"),
+    (lambda p, n, g: None, 1.0, "still None"),
+    (lambda p, n, g: p.clone(), 1.0, "nothing was shuffled"),
+    (in_place, 1.0, "changed its input padded in place"),
+    (whole_rows, 1.0, "the padding of row 1 (length 3) moved"),
+    (global_random_state, 1.0, "seeded alike gave different orders"),
+    (new_ids, 1.0, "no longer holds the same words"),
+    (mixed_sentences, 1.0, "no longer holds the same words"),
+    (lambda p, n, g: right_shuffle(p, n, g).float(), 1.0, "dtype torch.int64"),
+    (lambda p, n, g: right_shuffle(p, n, g)[:2], 1.0, "should have shape (3, 6)"),
+    (lambda p, n, g: p.foo, 1.0, "raised AttributeError"),
+])
+def test_shuffled_words_fails_on_stub_and_typical_mistakes(answer, prediction, message):
+    with pytest.raises(CheckFailed, match=_match(message)):
+        checks.shuffled_words(answer, prediction)

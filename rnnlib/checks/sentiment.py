@@ -1,5 +1,5 @@
 """Self-checks of notebook 07, sentiment (``07-sentiment.ipynb``): the majority baseline, a
-logit from a packed batch, and accuracy from logits.
+logit from a packed batch, accuracy from logits, and the shuffled-word-order experiment.
 """
 
 from __future__ import annotations
@@ -18,21 +18,21 @@ from rnnlib.checks._common import (
 
 
 def majority_accuracy(fn) -> None:
-    """Exercise 07.1: ``fn(train_labels, test_labels)`` -> test accuracy of always answering the
-    most common class of the *training* labels."""
+    """Exercise 07.1: ``fn(train_labels, eval_labels)`` -> the accuracy on ``eval_labels`` of
+    always answering the most common class of the *training* labels."""
     import numpy as np
 
     expect_answered(fn, "majority_accuracy")
     train = np.array([1] * 6 + [0] * 4)        # training: 60% positive -> always answer 1
-    test = np.array([1] * 9 + [0] * 11)        # test: 45% positive
+    scored = np.array([1] * 9 + [0] * 11)      # evaluation: 45% positive
     right = 0.45
     try:
-        got = fn(train, test)
+        got = fn(train, scored)
     except Exception as error:
-        raise CheckFailed(f"majority_accuracy(train_labels, test_labels) raised "
+        raise CheckFailed(f"majority_accuracy(train_labels, eval_labels) raised "
                           f"{type(error).__name__}: {error}. It gets two NumPy arrays of 0/1 "
                           "labels") from error
-    expect_answered(got, "majority_accuracy(train_labels, test_labels)")
+    expect_answered(got, "majority_accuracy(train_labels, eval_labels)")
     try:
         got = float(got)
     except (TypeError, ValueError):
@@ -40,21 +40,23 @@ def majority_accuracy(fn) -> None:
                           f"{type(got).__name__}") from None
     if got == 1.0 and right != 1.0:
         raise CheckFailed("it returned 1: is that the majority class itself? Return the "
-                          "accuracy of always predicting it on the test labels, a fraction")
+                          "accuracy of always predicting it on the evaluation labels, a "
+                          "fraction")
     if abs(got - 0.55) < 1e-9:
-        raise CheckFailed("it returned 0.55: the majority class was taken from the TEST labels "
-                          "(there 0 is the most common). A baseline may only learn from the "
-                          "training split: pick the class from train_labels, score it on "
-                          "test_labels")
+        raise CheckFailed("it returned 0.55: the majority class was taken from the EVALUATION "
+                          "labels (there 0 is the most common). A baseline may only learn from "
+                          "the training split: pick the class from train_labels, score it on "
+                          "eval_labels")
     if abs(got - 0.6) < 1e-9:
         raise CheckFailed("it returned 0.6: that is the share of the majority class in the "
-                          "training labels. Score the prediction on the test labels instead")
+                          "training labels. Score the prediction on the evaluation labels "
+                          "instead")
     if abs(got - 9) < 1e-9:
-        raise CheckFailed("it returned 9, a count: divide by the number of test sentences to "
-                          "get a fraction")
+        raise CheckFailed("it returned 9, a count: divide by the number of evaluation "
+                          "sentences to get a fraction")
     expect(abs(got - right) < 1e-9,
-           f"for training labels 60% positive and test labels 45% positive the majority class "
-           f"is 1 and its test accuracy is {right}, got {got:.4g}")
+           f"for training labels 60% positive and evaluation labels 45% positive the majority "
+           f"class is 1 and its accuracy is {right}, got {got:.4g}")
     passed("always answering the training majority class: the score any model must beat")
 
 
@@ -164,3 +166,62 @@ def logit_accuracy(fn) -> None:
            "compare with (labels == 1) or convert labels to float first")
     passed("accuracy from logits: positive exactly when the logit is above 0")
 
+
+
+def shuffled_words(fn, predicted_drop) -> None:
+    """Exercise 07.4: a recorded prediction, and ``fn(padded, lengths, generator)`` -> a copy of
+    the ``(B, T)`` padded ids with the first ``lengths[b]`` ids of each row ``b`` in a random
+    order drawn from ``generator``, the padding left where it was."""
+    if predicted_drop is None or predicted_drop is Ellipsis:
+        raise CheckFailed("predicted_drop is still None: before you measure anything, write "
+                          "down how many percentage points of validation accuracy you expect "
+                          "the LSTM to lose when every sentence's words are shuffled (a "
+                          "number, e.g. 0.5 or 10)")
+    try:
+        prediction = float(predicted_drop)
+    except (TypeError, ValueError):
+        raise CheckFailed(f"predicted_drop should be one number of percentage points, got "
+                          f"{type(predicted_drop).__name__}") from None
+    expect(-100 <= prediction <= 100, f"predicted_drop is in percentage points (accuracy in "
+                                      f"order minus accuracy shuffled), so between -100 and "
+                                      f"100, got {prediction:g}")
+    expect_answered(fn, "shuffle_words")
+    lengths = torch.tensor([6, 3, 5])
+    padded = torch.tensor([[2, 3, 4, 5, 6, 7],
+                           [10, 11, 12, 0, 0, 0],
+                           [20, 21, 22, 23, 24, 0]])
+    original = padded.clone()
+    outs = []
+    for seed in (0, 0, 1, 2, 3):
+        try:
+            got = fn(padded, lengths, torch.Generator().manual_seed(seed))
+        except Exception as error:
+            raise CheckFailed(f"shuffle_words raised {type(error).__name__}: {error}. It gets "
+                              "padded ids (B, T), lengths (B,) and a torch.Generator") from error
+        expect_answered(got, "shuffle_words(padded, lengths, generator)")
+        expect(torch.equal(padded, original),
+               "shuffle_words changed its input padded in place: the same batch is used again "
+               "for the in-order accuracy, so shuffle a copy")
+        expect_shape(got, tuple(padded.shape), "shuffle_words(padded, lengths, generator)")
+        expect(got.dtype == padded.dtype, f"shuffle_words should return ids of dtype "
+                                          f"{padded.dtype} (the embedding looks them up), got "
+                                          f"{got.dtype}")
+        for b, n in enumerate(lengths.tolist()):
+            expect(torch.equal(got[b, n:], padded[b, n:]),
+                   f"the padding of row {b} (length {n}) moved: got {got[b].tolist()} from "
+                   f"{padded[b].tolist()}. Shuffle only the first lengths[b] positions of each "
+                   "row; packing expects the padding at the end")
+            expect(sorted(got[b, :n].tolist()) == sorted(padded[b, :n].tolist()),
+                   f"row {b} no longer holds the same words: got {got[b, :n].tolist()} from "
+                   f"{padded[b, :n].tolist()}. Change the order of a sentence's own ids, do not "
+                   "draw new ones or mix sentences")
+        outs.append(got)
+    expect(any(not torch.equal(o, padded) for o in outs),
+           "with five different generators the words always came back in their original "
+           "order: nothing was shuffled")
+    expect(torch.equal(outs[0], outs[1]),
+           "two generators seeded alike gave different orders: draw the random order from the "
+           "generator you are given (not the global random state), so that the experiment can "
+           "be repeated exactly")
+    passed(f"shuffle_words keeps each sentence's words and its padding, in a new order. Your "
+           f"prediction: the LSTM loses {prediction:g} points; the next cell measures it")
