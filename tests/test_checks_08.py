@@ -11,6 +11,7 @@ import torch
 from check_helpers import fails, passes, stub
 
 from rnnlib import checks
+from rnnlib.checks.char_lm import charlm_reset_experiment
 
 # --------------------------------------------------------------------------- exercise 1: entropy
 
@@ -114,3 +115,85 @@ def detach_in_place(state):
 ])
 def test_detach_state_fails_on_stub_and_typical_mistakes(answer, fragment):
     fails(checks.charlm_detach_state, answer, fragment)
+
+
+# ------------------------------------------------------- exercise 4: resetting the state (experiment)
+
+class TinyLM(torch.nn.Module):
+    """The notebook's CharLM in miniature: (B, L) ids -> (B, L, V) logits and the state."""
+
+    def __init__(self, vocab=7, hidden=6):
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, 4)
+        self.lstm = torch.nn.LSTM(4, hidden, batch_first=True)
+        self.head = torch.nn.Linear(hidden, vocab)
+
+    def forward(self, x, state=None):
+        out, state = self.lstm(self.embed(x), state)
+        return self.head(out), state
+
+
+@pytest.fixture(scope="module")
+def reset_problem():
+    torch.manual_seed(0)
+    model = TinyLM()
+    with torch.no_grad():
+        for weight in model.parameters():
+            weight.mul_(4)                # large weights: the state matters to the logits
+    rows = torch.randint(0, 7, (3, 75))   # 74 targets a row: windows of 32, 32 and 10
+
+    def loss_over(windows, carry):
+        total, count, means, state = 0.0, 0, [], None
+        with torch.no_grad():
+            for x, y in windows:
+                logits, new_state = model(x, state)
+                state = new_state if carry else None
+                ce = torch.nn.functional.cross_entropy(logits.reshape(-1, 7), y.reshape(-1),
+                                                       reduction="sum").item()
+                total, count = total + ce, count + y.numel()
+                means.append(ce / y.numel())
+        return total / count, sum(means) / len(means)
+
+    from rnnlib import data
+    windows = {n: list(data.bptt_batches(rows, n)) for n in (16, 32)}
+    carried = loss_over(windows[32], carry=True)[0]
+    reset, plain_mean = loss_over(windows[32], carry=False)
+    return dict(model=model, rows=rows, carried=carried, reset=reset, plain_mean=plain_mean,
+                reset16=loss_over(windows[16], carry=False)[0])
+
+
+def run_reset(problem, predicted, measured):
+    charlm_reset_experiment(predicted, measured, model=problem["model"],
+                                   val_rows=problem["rows"], carried_nats=problem["carried"])
+
+
+def test_reset_experiment_passes_on_the_measured_loss_and_reports_the_prediction(
+        reset_problem, capsys):
+    p = reset_problem
+    assert abs(p["reset"] - p["carried"]) > 1e-3 and abs(p["reset"] - p["plain_mean"]) > 1e-3
+    run_reset(p, 2.5, p["reset"])
+    out = capsys.readouterr().out
+    assert out.startswith("\N{CHECK MARK}") and "you predicted 2.500" in out, out
+    assert f"{p['reset']:.3f}" in out and f"{p['carried']:.3f}" in out, out
+    run_reset(p, torch.tensor(1.0), torch.tensor(p["reset"]))   # tensors are fine too
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("predicted, measured, fragment", [
+    (None, "reset", "write down your prediction first"),
+    (..., "reset", "write down your prediction first"),
+    (-1.0, "reset", "positive number"),
+    ("high", "reset", "should be a number"),
+    (2.0, None, "reset_nats is still None"),
+    (2.0, "carried", "is the loss with the state carried"),
+    (2.0, "plain_mean", "the last window is shorter"),
+    (2.0, "reset16", "resets every 16 characters"),
+    (2.0, 9.0, "score"),
+])
+def test_reset_experiment_fails_helpfully_on_stubs_and_typical_slips(reset_problem, predicted,
+                                                                     measured, fragment):
+    p = reset_problem
+    measured = p[measured] if isinstance(measured, str) else measured
+    with pytest.raises(checks.CheckFailed) as failure:
+        run_reset(p, predicted, measured)
+    assert fragment in str(failure.value), str(failure.value)

@@ -1,5 +1,6 @@
 """Self-checks of notebook 08, the character language model (``08-char-lm.ipynb``): unigram
-entropy, bits and perplexity from a loss in nats, and detaching the carried state.
+entropy, bits and perplexity from a loss in nats, detaching the carried state, and the
+experiment that resets the state at every window of the validation text.
 """
 
 from __future__ import annotations
@@ -149,3 +150,76 @@ def charlm_detach_state(fn) -> None:
            "detached tensors with .detach() and leave the original alone")
     passed("detach_state cuts every tensor loose from the graph, values and structure kept")
 
+
+
+def _reset_losses(model, rows: torch.Tensor, window: int) -> tuple[float, float]:
+    """Mean cross-entropy over ``rows`` read in windows of ``window``, each window from the
+    zero state: weighted by characters (right) and as the plain mean of window means (a slip)."""
+    import torch.nn.functional as F
+
+    from rnnlib.data import bptt_batches
+
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    total, count, window_means = 0.0, 0, []
+    with torch.no_grad():
+        for x, y in bptt_batches(rows, window):
+            logits, _ = model(x.to(device))               # no state: starts from zeros
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(),
+                                 y.to(device).reshape(-1), reduction="sum").item()
+            total, count = total + ce, count + y.numel()
+            window_means.append(ce / y.numel())
+    model.train(was_training)
+    return total / count, sum(window_means) / len(window_means)
+
+
+def charlm_reset_experiment(predicted_nats, reset_nats, *, model, val_rows: torch.Tensor,
+                            carried_nats: float, window: int = 32) -> None:
+    """Exercise 08.4 (experiment): the validation loss when the state is reset to zero at the
+    start of every ``window`` characters, against a prediction written down beforehand.
+
+    ``model(x)`` -> ``(logits, state)`` is the notebook's ``CharLM``; ``val_rows`` the (B, N)
+    validation rows; ``carried_nats`` the loss with the state carried through each row.
+    """
+    import math
+
+    expect(isinstance(val_rows, torch.Tensor) and val_rows.dim() == 2,
+           f"val_rows should be the (B, N) validation rows from data.batchify, got "
+           f"{type(val_rows).__name__}")
+    carried = _number(carried_nats, "carried_nats")
+    if predicted_nats is None or predicted_nats is Ellipsis:
+        raise CheckFailed("predicted_nats is still None: write down your prediction first, a "
+                          "number in nats per character, before you measure (a guess is fine: "
+                          "the point is to compare it with what you measure)")
+    predicted = _number(predicted_nats, "predicted_nats")
+    expect(math.isfinite(predicted) and predicted > 0,
+           f"predicted_nats = {predicted!r}: a loss in nats per character is a positive number")
+    measured = _number(reset_nats, "reset_nats")
+    right, plain_mean = _reset_losses(model, val_rows, window)
+    if abs(measured - right) > 1e-3:
+        if abs(measured - carried) < 1e-3:
+            raise CheckFailed(f"reset_nats = {measured:.4f} is the loss with the state carried "
+                              f"({carried:.4f}): each window must start from the zero state. "
+                              "Call the model without a state, and do not pass on the state it "
+                              "returns")
+        if abs(measured - plain_mean) < 1e-4:
+            raise CheckFailed(f"reset_nats = {measured:.4f} is the plain mean of the windows' "
+                              "mean losses, but the last window is shorter than the others: add "
+                              "up the loss of every character (or weight each window's mean by "
+                              "its number of targets) and divide by the number of characters")
+        for other in (window // 2, window * 2, 100, 256):
+            if abs(measured - _reset_losses(model, val_rows, other)[0]) < 1e-4:
+                raise CheckFailed(f"reset_nats = {measured:.4f} is the loss with resets every "
+                                  f"{other} characters; the experiment resets every {window}: "
+                                  f"use windows of {window} (data.bptt_batches(val_rows, "
+                                  f"{window}))")
+        raise CheckFailed(f"reset_nats = {measured:.4f}, but the validation rows read in windows "
+                          f"of {window}, each from the zero state, score {right:.4f} nats per "
+                          "character: use every window of data.bptt_batches(val_rows, "
+                          f"{window}), the model in eval mode under torch.no_grad(), and the "
+                          "mean over all characters")
+    cost = right - carried
+    passed(f"with the state reset every {window} characters the loss is {right:.3f} nats/char, "
+           f"{cost:+.3f} ({cost / carried:+.0%}) against {carried:.3f} with the state carried; "
+           f"you predicted {predicted:.3f} ({predicted - right:+.3f} from the measurement)")
