@@ -7,8 +7,9 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-from rnnlib import checks
+from rnnlib import checks, data
 from rnnlib.checks import CheckFailed
 
 BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
@@ -72,33 +73,6 @@ def test_matched_hidden_size_fails_on_stub_and_typical_mistakes(answer, message)
         checks.matched_hidden_size(answer)
 
 
-# ---- exercise 2: mean and standard error
-
-def sem_right(values):
-    v = np.asarray(values, dtype=float)
-    return v.mean(), v.std(ddof=1) / np.sqrt(len(v))
-
-
-def test_mean_and_sem_passes_on_the_sample_standard_error(capsys):
-    checks.mean_and_sem(sem_right)
-    checks.mean_and_sem(lambda v: [float(np.mean(v)), float(np.std(v, ddof=1) / len(v) ** 0.5)])
-    assert "\N{CHECK MARK}" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("answer, message", [
-    (None, "still None"),
-    (lambda v: ..., "still Ellipsis"),
-    (lambda v: np.mean(v), "two numbers"),
-    (lambda v: (np.mean(v), np.std(v, ddof=1)), "standard deviation of the seeds"),
-    (lambda v: (np.mean(v), np.std(v) / np.sqrt(len(v))), "ddof=1"),
-    (lambda v: (np.mean(v), np.std(v, ddof=1) / len(v)), "not n"),
-    (lambda v: (np.median(v), sem_right(v)[1]), "the mean of"),
-])
-def test_mean_and_sem_fails_on_stub_and_typical_mistakes(answer, message):
-    with pytest.raises(CheckFailed, match=message):
-        checks.mean_and_sem(answer)
-
-
 # ---- exercise 3: time to target
 
 def steps_right(losses, target, window):
@@ -146,3 +120,88 @@ def test_steps_to_target_passes_on_a_moving_mean(capsys):
 def test_steps_to_target_fails_on_stub_and_typical_mistakes(answer, message):
     with pytest.raises(CheckFailed, match=message):
         checks.steps_to_target(answer)
+
+
+# ---- exercise 2 (now): paired differences between two cells run with the same seeds
+
+def paired_right(a, b):
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    return d.mean(), d.std(ddof=1) / np.sqrt(len(d))
+
+
+def unpaired(a, b):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return a.mean() - b.mean(), np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+
+
+def test_paired_difference_passes_on_the_per_seed_differences(capsys):
+    checks.paired_difference(paired_right)
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("answer, message", [
+    (None, "still None"),
+    (lambda a, b: ..., "still Ellipsis"),
+    (lambda a, b: paired_right(a, b)[0], "two numbers"),
+    (lambda a, b: paired_right(b, a), "sign is flipped"),
+    (unpaired, "independent"),
+    (lambda a, b: (paired_right(a, b)[0], paired_right(a, b)[1] * np.sqrt(len(a))),
+     "standard deviation of the differences"),
+    (lambda a, b: (paired_right(a, b)[0],
+                   np.std(np.subtract(a, b)) / np.sqrt(len(a))), "ddof=1"),
+    (lambda a, b: (np.median(np.subtract(a, b)) + 0.01, 0.0), "mean of the per-seed"),
+])
+def test_paired_difference_fails_on_stub_and_typical_mistakes(answer, message):
+    with pytest.raises(CheckFailed, match=message):
+        checks.paired_difference(answer)
+
+
+# ---- exercise 4: the forget-bias experiment
+
+class TinyAdder(torch.nn.Module):
+    def __init__(self, kind="lstm"):
+        super().__init__()
+        torch.manual_seed(0)
+        self.rnn = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(2, 4, batch_first=True)
+        self.head = torch.nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.head(self.rnn(x)[0][:, -1]).squeeze(-1)
+
+
+def val_data():
+    return data.adding_problem(n=50, length=12, seed=3)
+
+
+def measured(model):
+    x, y = val_data()
+    with torch.no_grad():
+        return float(torch.nn.functional.mse_loss(model(x), y))
+
+
+@pytest.mark.parametrize("prediction", ["solved", "baseline"])
+def test_forget_bias_experiment_passes_on_a_measured_model_and_says_if_the_guess_held(
+        prediction, capsys):
+    model = TinyAdder()
+    checks.forget_bias_experiment(prediction, model, *val_data(), measured(model))
+    out = capsys.readouterr().out
+    assert "\N{CHECK MARK}" in out
+    outcome = "solved" if measured(model) < 0.01 else "baseline" if measured(model) > 0.15 else "partly"
+    assert ("prediction held" in out) == (outcome == prediction), out
+
+
+@pytest.mark.parametrize("args, message", [
+    ((None, "model", "x", "y", "mse"), "prediction is still None"),
+    (("maybe", "model", "x", "y", "mse"), "should be \"solved\""),
+    (("solved", None, "x", "y", "mse"), "model is still None"),
+    (("solved", "gru", "x", "y", "mse"), "nn.LSTM"),
+    (("solved", "model", "x", "y", None), "val_mse is still None"),
+    (("solved", "model", "x", "y", 0.123456), "this model's MSE"),
+])
+def test_forget_bias_experiment_fails_helpfully(args, message):
+    model = TinyAdder()
+    x, y = val_data()
+    values = {"model": model, "gru": TinyAdder("gru"), "x": x, "y": y, "mse": measured(model)}
+    with pytest.raises(CheckFailed, match=message):
+        checks.forget_bias_experiment(*[values.get(a, a) if isinstance(a, str) else a
+                                        for a in args])

@@ -1,5 +1,6 @@
 """Self-checks of notebook 06, LSTM vs GRU (``06-lstm-vs-gru.ipynb``): hidden sizes matched
-by parameter count, mean and standard error over seeds, and steps to a target loss.
+by parameter count, paired differences between cells run with the same seeds,
+steps to a target loss, and the forget-bias experiment.
 """
 
 from __future__ import annotations
@@ -75,41 +76,6 @@ def matched_hidden_size(fn) -> None:
                           f"GRU, 4 for the LSTM")
 
 
-def mean_and_sem(fn) -> None:
-    """Exercise 06.2: ``fn(values)`` -> (mean, standard error of the mean, ddof=1)."""
-    import numpy as np
-
-    expect_answered(fn, "mean_and_sem")
-    values = [0.012, 0.020, 0.043]
-    got = fn(list(values))
-    expect_answered(got, "mean_and_sem([0.012, 0.020, 0.043])")
-    expect(isinstance(got, tuple | list) and len(got) == 2,
-           f"mean_and_sem should return two numbers, (mean, sem), got {got!r}")
-    mean, sem = (float(torch.as_tensor(v)) for v in got)
-    v = np.array(values)
-    right_mean, right_sem = v.mean(), v.std(ddof=1) / np.sqrt(len(v))
-
-    def near(a, b):
-        return abs(a - b) <= 1e-6 + 1e-4 * abs(b)
-
-    expect(near(mean, right_mean), f"the mean of {values} is {right_mean:.6g}, got {mean:.6g}")
-    if near(sem, v.std(ddof=1)):
-        raise CheckFailed("that is the standard deviation of the seeds: how much one run "
-                          "varies. The standard error of the mean is smaller: std / sqrt(n)")
-    if near(sem, v.std(ddof=0) / np.sqrt(len(v))):
-        raise CheckFailed("close: but np.std divides by n by default (ddof=0), which "
-                          "underestimates the spread of a few seeds. Use the sample standard "
-                          "deviation, np.std(values, ddof=1), then divide by sqrt(n)")
-    if near(sem, v.std(ddof=1) / len(v)):
-        raise CheckFailed("the standard error divides the standard deviation by sqrt(n), not n")
-    expect(near(sem, right_sem), f"the standard error of {values} is {right_sem:.6g} "
-                                 f"(np.std(values, ddof=1) / sqrt(3)), got {sem:.6g}")
-    one = fn([0.5, 0.5, 0.5, 0.5])
-    expect(near(float(torch.as_tensor(one[1])), 0.0), "four equal values should have a standard "
-                                                      f"error of 0, got {one[1]!r}")
-    passed(f"mean {right_mean:.4f} ± {right_sem:.4f} (standard error over 3 seeds)")
-
-
 def steps_to_target(fn) -> None:
     """Exercise 06.3: ``fn(losses, target, window)`` -> the first step whose moving mean < target."""
     import numpy as np
@@ -146,3 +112,85 @@ def steps_to_target(fn) -> None:
     passed(f"reached at step {right}: the first step whose last {window} losses average below "
            f"{target}")
 
+
+
+def paired_difference(fn) -> None:
+    """Exercise 06.2: ``fn(a, b)`` -> (mean of a - b per seed, standard error of those differences)."""
+    import numpy as np
+
+    expect_answered(fn, "paired_difference")
+    a = [0.30, 0.52, 0.41]   # e.g. cell A's metric for seeds 0, 1, 2
+    b = [0.25, 0.45, 0.38]   # cell B's, the same seeds in the same order
+    call = "paired_difference([0.30, 0.52, 0.41], [0.25, 0.45, 0.38])"
+    got = fn(list(a), list(b))
+    expect_answered(got, call)
+    expect(isinstance(got, tuple | list) and len(got) == 2,
+           f"{call} should return two numbers, (mean difference, standard error), got {got!r}")
+    mean, se = (float(torch.as_tensor(v)) for v in got)
+    va, vb = np.array(a), np.array(b)
+    d = va - vb
+    right_mean, right_se = d.mean(), d.std(ddof=1) / np.sqrt(len(d))
+
+    def near(x, y):
+        return abs(x - y) <= 1e-6 + 1e-4 * abs(y)
+
+    if near(mean, -right_mean):
+        raise CheckFailed(f"{call} gave a mean of {mean:.4g}: the sign is flipped. Subtract in "
+                          f"the order the name says, a - b (here {right_mean:.4g})")
+    expect(near(mean, right_mean), f"the mean of the per-seed differences a - b is "
+                                   f"{right_mean:.4g}, got {mean:.4g}")
+    unpaired = np.sqrt(va.var(ddof=1) / len(va) + vb.var(ddof=1) / len(vb))
+    if near(se, unpaired):
+        raise CheckFailed(f"{se:.4g} is the standard error of two *independent* means. Here "
+                          "both cells ran with the same seeds (the same data and "
+                          "initialisation stream), so pair them: take the difference seed by "
+                          "seed first, then the standard error of those differences. It is "
+                          f"{right_se:.4g}, much smaller, because the seeds' shared luck cancels")
+    if near(se, d.std(ddof=1)):
+        raise CheckFailed("that is the standard deviation of the differences; the standard "
+                          "error of their mean divides it by sqrt(n)")
+    if near(se, d.std(ddof=0) / np.sqrt(len(d))):
+        raise CheckFailed("close: np.std divides by n by default (ddof=0); with a few seeds use "
+                          "the sample standard deviation, ddof=1")
+    expect(near(se, right_se), f"the standard error of the paired differences is "
+                               f"{right_se:.4g}, got {se:.4g}")
+    same = fn([1.0, 2.0], [1.0, 2.0])
+    expect_answered(same, "paired_difference([1, 2], [1, 2])")
+    expect(near(float(torch.as_tensor(same[0])), 0.0) and near(float(torch.as_tensor(same[1])), 0.0),
+           f"two identical lists should differ by 0 ± 0, got {same!r}")
+    passed(f"a - b = {right_mean:.3f} ± {right_se:.3f} per seed; unpaired, the error would "
+           f"have been {unpaired:.3f}")
+
+
+def forget_bias_experiment(prediction, model, x_val, y_val, val_mse) -> None:
+    """Exercise 06.4: a prediction ("solved" or "baseline"), then the measured validation MSE of
+    an LSTM trained with PyTorch's default forget bias. Judges that the measurement is this
+    model's, and says whether the prediction held."""
+    from torch import nn
+
+    expect_answered(prediction, "prediction")
+    expect(prediction in ("solved", "baseline"),
+           f'prediction should be "solved" (validation MSE below 0.01) or "baseline" (it '
+           f'stays near 1/6), written before you train; got {prediction!r}')
+    expect_answered(model, "model")
+    expect(isinstance(model, nn.Module) and isinstance(getattr(model, "rnn", None), nn.LSTM),
+           f"model should be an Adder whose .rnn is an nn.LSTM (Adder('lstm', ...)), got "
+           f"{type(model).__name__}" + (f" with .rnn = {type(model.rnn).__name__}"
+                                        if isinstance(getattr(model, "rnn", None), nn.Module) else ""))
+    expect_answered(val_mse, "val_mse")
+    expect(isinstance(x_val, torch.Tensor) and x_val.dim() == 3 and x_val.shape[-1] == 2
+           and isinstance(y_val, torch.Tensor) and y_val.shape == x_val.shape[:1],
+           "x_val should be the (N, T, 2) validation inputs and y_val their (N,) sums")
+    model.eval()
+    with torch.no_grad():
+        measured = float(nn.functional.mse_loss(model(x_val), y_val))
+    got = float(torch.as_tensor(val_mse))
+    expect(abs(got - measured) <= 1e-5 + 1e-3 * measured,
+           f"val_mse = {got:.5g}, but this model's MSE on (x_val, y_val) is {measured:.5g}: "
+           "measure the model you trained, on the validation set (train.evaluate with "
+           "nn.MSELoss())")
+    outcome = "solved" if measured < 0.01 else "baseline" if measured > 0.15 else "partly"
+    held = ("your prediction held" if outcome == prediction else
+            f"you predicted {prediction!r}: compare with the forget-bias +1 run above and "
+            "explain the difference in a sentence")
+    passed(f"measured validation MSE {measured:.4f} ({outcome}); {held}")
