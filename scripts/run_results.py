@@ -82,6 +82,14 @@ HEADLINES = [
      "the GRU below every baseline"),
     ("09-beyond", "Japanese vowels, test accuracy",
      lambda f: _pct(f["vowels_test_accuracy"]), "≥ 97%"),
+    ("10-efficiency", "adding problem, T = 50, at matched parameter counts (test MSE, 3 seeds)",
+     lambda f: "; ".join(
+         f"{name} ({f[f'efficiency_adding_params_{key}']:.0f} parameters) "
+         f"{f[f'efficiency_adding_T50_mse_{key}']:.3f} ± "
+         f"{f[f'efficiency_adding_T50_mse_{key}_seed_std']:.3f}"
+         for key, name in (("gru", "GRU"), ("mingru", "minGRU"),
+                           ("mingru_2layers", "minGRU, 2 layers"))),
+     "reported as measured, mean ± std over seeds"),
 ]
 
 
@@ -92,7 +100,7 @@ def readme_section(results: dict) -> str:
     walls, peaks = [r["wall_s"] for r in ok], [r["peak_mib"] for r in ok]
     lines = [BEGIN, "",
              f"Learner mode, seed 0, on {results['machine']}, {results['date']} "
-             f"([`results/learner-mode.md`](results/learner-mode.md)): every training notebook "
+             f"([`results/learner-mode.md`](results/learner-mode.md)): every notebook "
              f"ran in {min(walls):.0f}-{max(walls):.0f} s, peak memory "
              f"{min(peaks)}-{max(peaks)} MiB.", "",
              "| notebook | what | result | goal |", "|---|---|---|---|"]
