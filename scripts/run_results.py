@@ -82,7 +82,7 @@ HEADLINES = [
      "the GRU below every baseline"),
     ("09-beyond", "Japanese vowels, test accuracy",
      lambda f: _pct(f["vowels_test_accuracy"]), "≥ 97%"),
-    ("10-efficiency", "adding problem, T = 50, at matched parameter counts (test MSE, 3 seeds)",
+    ("10-efficiency", "adding problem, T = 50, at matched parameter counts (validation MSE, 3 seeds)",
      lambda f: "; ".join(
          f"{name} ({f[f'efficiency_adding_params_{key}']:.0f} parameters) "
          f"{f[f'efficiency_adding_T50_mse_{key}']:.3f} ± "

@@ -134,9 +134,12 @@ def test_exercises_have_stub_solution_and_check(nb):
     cells = notebook.cells
     exercises = [i for i, c in enumerate(cells) if "exercise" in c.metadata.get("tags", [])]
     assert 2 <= len(exercises) <= 4, f"{name}: {len(exercises)} exercises, want 2-4"
-    for i in exercises:
-        assert re.search(r"^### Exercise \d+", cells[i - 1].source, re.M), f"{name}: title before exercise {i}"
-        assert "<summary>Hint</summary>" in cells[i - 1].source, f"{name}: hint for exercise {i}"
+    for previous, i in zip([0, *exercises], exercises, strict=False):
+        # its title, after the previous exercise (a figure or a cell may sit between)
+        assert any(re.search(r"^### Exercise \d+", c.source, re.M) for c in cells[previous + 1:i]
+                   if c.cell_type == "markdown"), f"{name}: title before exercise {i}"
+        assert any("<summary>Hint</summary>" in c.source for c in cells[previous + 1:i]
+                   if c.cell_type == "markdown"), f"{name}: hint for exercise {i}"
         solution, check = cells[i + 1], cells[i + 2]
         assert "solution" in solution.metadata.get("tags", []), f"{name}: solution after exercise {i}"
         assert solution.metadata.get("jupyter", {}).get("source_hidden") is True, \
@@ -176,6 +179,7 @@ def test_markdown_images_exist_have_alt_text_and_are_valid_svg(nb):
             assert not src.startswith(("http:", "https:", "/")), \
                 f"{name}: image {src} must be a file of the course, by a relative path"
             assert len(alt.split()) >= 6, f"{name}: image {src} needs alt text that describes it"
+            assert "[" not in alt, f"{name}: image {src}: no brackets in alt text (they end it)"
             path = ROOT / "notebooks" / src
             assert path.is_file(), f"{name}: image {src} does not exist"
             assert path.suffix == ".svg", f"{name}: image {src}: diagrams are SVG files"
@@ -190,3 +194,10 @@ def test_every_diagram_file_is_shown_by_a_notebook():
              if cell.cell_type == "markdown" for _, src in IMAGE.findall(cell.source)}
     files = {f"figures/{p.name}" for p in (ROOT / "notebooks" / "figures").glob("*")}
     assert files <= shown, f"diagrams no notebook shows: {sorted(files - shown)}"
+
+
+def test_exercises_are_numbered_in_order(nb):
+    name, notebook = nb
+    numbers = [int(n) for c in notebook.cells if c.cell_type == "markdown"
+               for n in re.findall(r"^### Exercise (\d+)", c.source, re.M)]
+    assert numbers == list(range(1, len(numbers) + 1)), f"{name}: exercises numbered {numbers}"

@@ -135,7 +135,7 @@ def persistence_rmse(fn) -> None:
 
 
 def channel_stats(fn) -> None:
-    """Exercise 09.3: ``fn(series)`` -> per-channel mean and std over all frames, each (F,)."""
+    """Exercise 09.4: ``fn(series)`` -> per-channel mean and std over all frames, each (F,)."""
     import numpy as np
 
     expect_answered(fn, "channel_stats")
@@ -246,7 +246,7 @@ def _notebook_choices(horizons, windows, lambdas) -> tuple[int, int, float]:
 
 
 def ar_longer_horizon(prediction, ar_val_rmse_2h, *, horizons, windows, lambdas) -> None:
-    """Exercise 09.4 (experiment): the ridge AR against persistence at twice the horizon.
+    """Exercise 09.3 (experiment): the ridge AR against persistence at twice the horizon.
 
     ``prediction`` is the learner's recorded guess ("more", "fewer" or "persistence wins": the
     AR's lead over persistence at twice the chosen horizon compared with at the horizon), made
