@@ -19,8 +19,9 @@ chooses. Then, for each notebook:
   runs and the data hashes. tests/test_contract.py fails when the fingerprint no longer
   matches, and names this command.
 
-Each notebook is refreshed in a child process of its own, so that its kernel's peak memory can
-be read back. The learner-mode figures of each notebook (what it passes to ``rnnlib.report``),
+The learner-mode runs come first, one at a time and alone (the notebooks print timings), each
+in a child process of its own so that its kernel's peak memory can be read back; the smoke runs
+that tag the cells follow, two at a time. The learner-mode figures of each notebook (what it passes to ``rnnlib.report``),
 its wall time and peak memory go to results/ (``run_results.write``), so that results/, the
 README, the instructor guide's timings and the stored outputs come from one run. ``make
 results`` is this command.
@@ -100,36 +101,57 @@ def machine() -> str:
     return f"{platform.machine()}, {cpu_name()}, {usable_cpus()} usable CPUs"
 
 
-def refresh(path: Path, timeout: int, smoke: bool) -> dict:
-    """Run one notebook, store its outputs, and return its record for results/ (wall time of
-    the learner-mode run, the figures it reported)."""
-    import torch
+def shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else path.name
 
+
+def run_learner(path: Path, timeout: int, out: Path) -> dict:
+    """Phase 1, alone on the machine: one learner-mode run of ``path``, its executed copy
+    written to ``out``; returns its record for results/ (wall time, the figures it reported)."""
     nb = nbformat.read(path, as_version=4)
     tidy(nb)
     with tempfile.TemporaryDirectory() as tmp:
         reported = Path(tmp) / "reported.jsonl"
-        env = smoke_env() if smoke else dict(learner_env(), RNNLIB_RESULTS=str(reported))
         start = time.perf_counter()
-        execute(nb, path, env, timeout)
+        execute(nb, path, dict(learner_env(), RNNLIB_RESULTS=str(reported)), timeout)
         wall = time.perf_counter() - start
         figures = {}
         for line in reported.read_text().splitlines() if reported.exists() else []:
             figures.update({k: v for k, v in json.loads(line).items()
                             if k not in ("notebook", "smoke", "device", "time")})
     without_widgets(nb)
-    if not smoke:
-        tag_mode_dependent_cells(nb, path, timeout)
+    nbformat.write(nb, out)
+    print(f"ran {shown(path)} in learner mode, {wall:.1f} s", flush=True)
+    return {"notebook": path.stem, "wall_s": round(wall, 1), "ok": True, "figures": figures}
+
+
+def store(path: Path, nb: nbformat.NotebookNode, mode: str) -> None:
+    """Write ``nb`` over ``path`` with the record of how its outputs were made."""
+    import torch
+
     nb.metadata.pop("widgets", None)
     nb.metadata["rnnlib"] = {"outputs": {
-        "mode": "smoke" if smoke else "learner", "machine": machine(),
-        "torch": torch.__version__, "date": datetime.date.today().isoformat(),
-        "fingerprint": fingerprint(nb)}}
+        "mode": mode, "machine": machine(), "torch": torch.__version__,
+        "date": datetime.date.today().isoformat(), "fingerprint": fingerprint(nb)}}
     nbformat.validate(nb)
     nbformat.write(nb, path)
-    print(f"refreshed {path.relative_to(ROOT)} ({'smoke' if smoke else 'learner'} mode, "
-          f"{wall:.1f} s)", flush=True)
-    return {"notebook": path.stem, "wall_s": round(wall, 1), "ok": True, "figures": figures}
+    print(f"refreshed {shown(path)} ({mode} mode)", flush=True)
+
+
+def tag_and_store(path: Path, executed: Path, timeout: int) -> None:
+    """Phase 2, timing nothing: tag the executed copy's mode-dependent cells, store it."""
+    nb = nbformat.read(executed, as_version=4)
+    tag_mode_dependent_cells(nb, path, timeout)
+    store(path, nb, "learner")
+
+
+def refresh_smoke(path: Path, timeout: int) -> None:
+    """A smoke run stored as it is (quick, for drafts; the tests flag it as not final)."""
+    nb = nbformat.read(path, as_version=4)
+    tidy(nb)
+    execute(nb, path, smoke_env(), timeout)
+    without_widgets(nb)
+    store(path, nb, "smoke")
 
 
 def tag_mode_dependent_cells(nb: nbformat.NotebookNode, path: Path, timeout: int) -> None:
@@ -156,20 +178,47 @@ def tag_mode_dependent_cells(nb: nbformat.NotebookNode, path: Path, timeout: int
             del learner_cell.metadata["tags"]
 
 
-def refresh_in_child(path: Path, timeout: int, smoke: bool) -> dict:
-    """``refresh`` in a child process; its record gains the kernel's peak memory (the child's
-    RUSAGE_CHILDREN peak: the kernels are its children). A notebook that fails is not written."""
-    with tempfile.TemporaryDirectory() as tmp:
-        record_file = Path(tmp) / "record.json"
-        child = subprocess.run([sys.executable, __file__, "--child", str(record_file),
-                                "--timeout", str(timeout), *(["--smoke"] if smoke else []),
-                                str(path)], stderr=subprocess.PIPE, text=True)
-        if child.returncode == 0 and record_file.exists():
-            return json.loads(record_file.read_text())
-    last = child.stderr.strip().splitlines()[-1] if child.stderr.strip() else "no message"
-    print(child.stderr[-4000:], file=sys.stderr)
+def child(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, *args], stderr=subprocess.PIPE, text=True)
+
+
+def failure(path: Path, process: subprocess.Popen, stderr: str) -> dict:
+    last = stderr.strip().splitlines()[-1] if stderr.strip() else "no message"
+    print(stderr[-4000:], file=sys.stderr)
     return {"notebook": path.stem, "wall_s": None, "ok": False, "error": last[:300],
             "figures": {}}
+
+
+def refresh_all(paths: list[Path], timeout: int, workers: int = 2) -> list[dict]:
+    """Phase 1: every learner-mode run, one at a time, each in a child process of its own (so
+    that its kernel's peak memory can be read back: the child's RUSAGE_CHILDREN peak) and with
+    nothing else running, since notebooks print timings. Phase 2: the smoke runs that tag the
+    mode-dependent cells, ``workers`` at a time (they time nothing). A notebook that fails is
+    not written."""
+    records, executed = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            out, record_file = Path(tmp) / path.name, Path(tmp) / f"{path.stem}.json"
+            process = child("--learner", str(record_file), "--out", str(out),
+                            "--timeout", str(timeout), str(path))
+            _, stderr = process.communicate()
+            if process.returncode == 0 and record_file.exists():
+                records.append(json.loads(record_file.read_text()))
+                executed[path] = out
+            else:
+                records.append(failure(path, process, stderr))
+        pending, running = list(executed.items()), []
+        while pending or running:
+            while pending and len(running) < workers:
+                path, out = pending.pop(0)
+                running.append((path, child("--tag", str(out), "--timeout", str(timeout),
+                                            str(path))))
+            path, process = running.pop(0)
+            _, stderr = process.communicate()
+            if process.returncode != 0:
+                record = next(r for r in records if r["notebook"] == path.stem)
+                record.update(failure(path, process, stderr))
+    return records
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -178,20 +227,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--smoke", action="store_true",
                         help="store a smoke run instead (quick; the tests flag it as not final)")
     parser.add_argument("--timeout", type=int, default=900, help="seconds per cell")
-    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)  # one notebook, here
+    # the two phases of one notebook, each in a child process
+    parser.add_argument("--learner", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--tag", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.child:
-        record = refresh(args.paths[0].resolve(), args.timeout, args.smoke)
+    paths = [p.resolve() for p in args.paths or notebooks()]
+    if args.learner:
+        record = run_learner(paths[0], args.timeout, args.out)
         record["peak_mib"] = round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-        args.child.write_text(json.dumps(record))
+        args.learner.write_text(json.dumps(record))
         return
-    records = [refresh_in_child(path.resolve(), args.timeout, args.smoke)
-               for path in args.paths or notebooks()]
-    if not args.smoke:
-        from run_results import machine as results_machine
-        from run_results import write
+    if args.tag:
+        tag_and_store(paths[0], args.tag, args.timeout)
+        return
+    if args.smoke:
+        for path in paths:
+            refresh_smoke(path, args.timeout)
+        return
+    records = refresh_all(paths, args.timeout)
+    from run_results import machine as results_machine
+    from run_results import write
 
-        write(records, results_machine())
+    write(records, results_machine())
     failed = [r["notebook"] for r in records if not r["ok"]]
     if failed:
         raise SystemExit(f"failed, outputs not stored: {', '.join(failed)}")
