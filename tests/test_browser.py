@@ -11,6 +11,7 @@ missing browser is a failure.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -239,19 +240,19 @@ def test_jupyterlab_opens_without_the_jupyter_news_prompt(browser, lab):
 
 
 DIAGRAM = r"!\[[^\]]*\]\((figures/[^)\s]+\.svg)\)"
-WITH_DIAGRAMS = [p for p in NOTEBOOKS if __import__("re").search(DIAGRAM, p.read_text())]
+WITH_DIAGRAMS = [p for p in NOTEBOOKS if re.search(DIAGRAM, p.read_text())]
 # Every image of the rendered markdown, scrolled into view (a windowed notebook loads lazily).
-IMAGES = """() => { const imgs = Array.from(document.querySelectorAll('.jp-MarkdownOutput img'));
+# Only the notebook in front: JupyterLab's workspace may keep earlier notebooks open in tabs.
+IMAGES = f"""() => {{ const w = {CURRENT};
+  const imgs = Array.from(w ? w.node.querySelectorAll('.jp-MarkdownOutput img') : []);
   imgs.forEach(i => i.scrollIntoView());
-  return imgs.map(i => ({src: i.getAttribute('src') || '', loaded: i.complete && i.naturalWidth > 0,
-                         alt: i.getAttribute('alt') || ''})); }"""
+  return imgs.map(i => ({{src: i.getAttribute('src') || '', loaded: i.complete && i.naturalWidth > 0,
+                          alt: i.getAttribute('alt') || ''}})); }}"""
 
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", WITH_DIAGRAMS, ids=[p.stem for p in WITH_DIAGRAMS])
 def test_diagrams_load_in_jupyterlab(path, browser, lab):
-    import re
-
     expected = len(re.findall(DIAGRAM, path.read_text()))
     url, token, _ = lab
     page = browser.new_page()
