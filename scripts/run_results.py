@@ -85,8 +85,8 @@ HEADLINES = [
     ("10-efficiency", "adding problem, T = 50, at matched parameter counts (validation MSE, 3 seeds)",
      lambda f: "; ".join(
          f"{name} ({f[f'efficiency_adding_params_{key}']:.0f} parameters) "
-         f"{f[f'efficiency_adding_T50_mse_{key}']:.3f} ± "
-         f"{f[f'efficiency_adding_T50_mse_{key}_seed_std']:.3f}"
+         f"{f[f'efficiency_adding_T50_mse_{key}']:.4f} ± "
+         f"{f[f'efficiency_adding_T50_mse_{key}_seed_std']:.4f}"
          for key, name in (("gru", "GRU"), ("mingru", "minGRU"),
                            ("mingru_2layers", "minGRU, 2 layers"))),
      "reported as measured, mean ± std over seeds"),

@@ -528,6 +528,27 @@ def test_live_plot_is_drawn_in_a_notebook(monkeypatch):
     assert drawn[-2:] == [1, 2]  # redrawn at the end of every epoch
 
 
+def test_live_plot_redraws_within_an_epoch_at_most_every_few_seconds(monkeypatch):
+    clock, drawn = [100.0], []
+
+    class FakeLivePlot:
+        def update(self, history):
+            drawn.append(clock[0])
+
+    monkeypatch.setattr(progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(progress, "live_plot", FakeLivePlot)
+    monkeypatch.setattr(progress, "perf_counter", lambda: clock[0])
+    shown = progress.Progress(quiet=False)
+    shown.start(total=100, done=0)
+    for _ in range(40):  # a read-back of the loss every second
+        clock[0] += 1.0
+        shown.loss(1.0, history=None)
+    shown.close()
+    gaps = [b - a for a, b in zip(drawn, drawn[1:], strict=False)]
+    assert drawn and min(gaps) >= progress.REDRAW_EVERY_S, drawn
+    assert len(drawn) >= 40 // progress.REDRAW_EVERY_S - 1, drawn  # and it does redraw
+
+
 # -- torchrun --------------------------------------------------------------------------------
 
 def test_torchrun_two_processes_match_each_other_and_one_process(tmp_path, monkeypatch):

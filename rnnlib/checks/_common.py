@@ -3,17 +3,20 @@
 A check prints one line starting with a tick when the answer is right (``passed``). When it is
 wrong it raises ``CheckFailed`` (an ``AssertionError``) whose message says what was expected,
 what came, and where to look: never just "wrong". ``expect*`` raise with such a message;
-``is_close`` and ``layer_params`` are what several notebooks' checks compare against.
+``is_close`` and ``layer_params`` are what several notebooks' checks compare against, and
+``compare_gradients``, ``expect_finite_differences_agree`` and ``wrong_blocks`` are the shared
+steps of judging a hand-written backward pass (notebooks 04 and 05).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 __all__ = ["CheckFailed", "passed", "expect", "expect_answered", "expect_shape", "expect_close",
-           "is_close", "layer_params"]
+           "is_close", "layer_params", "same_gradient", "compare_gradients",
+           "expect_finite_differences_agree", "wrong_blocks"]
 
 
 class CheckFailed(AssertionError):
@@ -85,3 +88,44 @@ def layer_params(input_size: int, hidden: int, blocks: int) -> int:
     W_ih (H, I), W_hh (H, H), b_ih and b_hh (H,): blocks * H * (I + H + 2).
     """
     return blocks * hidden * (input_size + hidden + 2)
+
+
+def same_gradient(got, expected) -> bool:
+    """Whether a float64 gradient equals the reference's, to the rounding of float64 sums."""
+    import numpy as np
+
+    return bool(np.allclose(got, expected, atol=1e-8, rtol=1e-7))
+
+
+def compare_gradients(names: Sequence[str], got: Sequence, right: Sequence,
+                      shape_message: Callable[[str, tuple, tuple], str]) -> tuple[list, list[str]]:
+    """The first steps of judging a backward pass: every gradient in ``got`` answered and of
+    the shape of its counterpart in ``right`` (else ``shape_message(name, got_shape,
+    right_shape)``); returns ``got`` in float64 and the names of the gradients that differ."""
+    import numpy as np
+
+    for name, g, r in zip(names, got, right, strict=True):
+        expect_answered(g, name)
+        shape = np.shape(g)
+        expect(shape == r.shape, shape_message(name, shape, r.shape))
+    got = [np.asarray(g, dtype=np.float64) for g in got]
+    wrong = [name for name, g, r in zip(names, got, right, strict=True) if not same_gradient(g, r)]
+    return got, wrong
+
+
+def expect_finite_differences_agree(got: Sequence, numeric: Sequence) -> None:
+    """For gradients that equal ``rnnlib.reference``'s: fail (a bug of the course, not of the
+    learner) unless they also agree with central finite differences."""
+    from rnnlib.reference import relative_error
+
+    worst = max(relative_error(g, n) for g, n in zip(got, numeric, strict=True))
+    expect(worst < 1e-6, f"the gradients equal rnnlib.reference's but differ from finite "
+                         f"differences by {worst:.1e}: please report this")
+
+
+def wrong_blocks(got, right, hidden: int, blocks: Sequence[str]) -> list[str]:
+    """Which of the gate blocks stacked along the first axis (``hidden`` rows each, in the
+    order of ``blocks``) differ between the gradients ``got`` and ``right``."""
+    return [block for k, block in enumerate(blocks)
+            if not same_gradient(got[k * hidden:(k + 1) * hidden],
+                                 right[k * hidden:(k + 1) * hidden])]

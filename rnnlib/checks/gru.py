@@ -9,11 +9,15 @@ import torch
 
 from rnnlib.checks._common import (
     CheckFailed,
+    compare_gradients,
     expect,
     expect_answered,
     expect_close,
+    expect_finite_differences_agree,
     layer_params,
     passed,
+    same_gradient,
+    wrong_blocks,
 )
 
 
@@ -239,32 +243,22 @@ def gru_step_backward(fn) -> None:
     right = reference.gru_step_backward(dh, cache)
     shapes = {"dx": "(B, I)", "dh_prev": "(B, H)", "dW_ih": "(3H, I)", "dW_hh": "(3H, H)",
               "db_ih": "(3H,)", "db_hh": "(3H,)"}
-    for name, g, r in zip(_BACKWARD_NAMES, got, right, strict=True):
-        expect_answered(g, name)
-        g = np.asarray(g)
-        expect(g.shape == r.shape,
-               f"{name} has shape {g.shape}, expected {r.shape}: a gradient has the shape of "
-               f"its variable, {shapes[name]}. The three blocks r, z, n of the pre-activations "
-               "sit side by side: (B, 3H), as in the forward's x @ W_ih.T")
-    got = [np.asarray(g, dtype=np.float64) for g in got]
-
-    def same(a, b) -> bool:
-        return bool(np.allclose(a, b, atol=1e-8, rtol=1e-7))
-
-    wrong = [name for name, g, r in zip(_BACKWARD_NAMES, got, right, strict=True)
-             if not same(g, r)]
+    got, wrong = compare_gradients(
+        _BACKWARD_NAMES, got, right,
+        lambda name, shape, expected: (
+            f"{name} has shape {shape}, expected {expected}: a gradient has the shape of its "
+            f"variable, {shapes[name]}. The three blocks r, z, n of the pre-activations sit "
+            "side by side: (B, 3H), as in the forward's x @ W_ih.T"))
     numeric = _numerical_gradients(args, dh)
     if not wrong:
-        worst = max(reference.relative_error(g, n) for g, n in zip(got, numeric, strict=True))
-        expect(worst < 1e-6, f"the gradients equal rnnlib.reference's but differ from finite "
-                             f"differences by {worst:.1e}: please report this")
+        expect_finite_differences_agree(got, numeric)
         passed("gru_step_backward gives all six gradients of one GRU step, equal to "
                "rnnlib.reference and to finite differences (relative error below 1e-6)")
         return
 
     def matches(**options) -> bool:
         variant = _backward_variant(dh, cache, **options)
-        return all(same(g, v) for g, v in zip(got, variant, strict=True))
+        return all(same_gradient(g, v) for g, v in zip(got, variant, strict=True))
 
     mistakes = [
         (dict(dz_sign=-1.0), "dz has the wrong sign: h' = (1 - z) * n + z * h_prev, so "
@@ -286,11 +280,9 @@ def gru_step_backward(fn) -> None:
             raise CheckFailed(message)
     first = wrong[0]
     k = _BACKWARD_NAMES.index(first)
-    H = cache[1].shape[1]
     blocks = ""
     if first in ("dW_ih", "dW_hh", "db_ih", "db_hh"):
-        bad = [b for b, s in zip("rzn", range(0, 3 * H, H), strict=True)
-               if not same(got[k][s:s + H], right[k][s:s + H])]
+        bad = wrong_blocks(got[k], right[k], cache[1].shape[1], "rzn")
         blocks = f" (rows of the block{'s' if len(bad) > 1 else ''} {', '.join(bad)})"
     raise CheckFailed(
         f"{first}{blocks} has the right shape but wrong values (largest difference "

@@ -10,12 +10,16 @@ import torch
 
 from rnnlib.checks._common import (
     CheckFailed,
+    compare_gradients,
     expect,
     expect_answered,
     expect_close,
+    expect_finite_differences_agree,
     expect_shape,
     is_close,
     passed,
+    same_gradient,
+    wrong_blocks,
 )
 
 _GATES = "ifgo"  # PyTorch's order of the four blocks
@@ -274,35 +278,23 @@ def lstm_step_backward(fn) -> None:
            f"{', '.join(_BACKWARD_NAMES)}; got "
            + (f"{len(got)} values" if isinstance(got, tuple | list) else type(got).__name__))
     right = reference.lstm_step_backward(dh, dc, cache)
-    for name, g, r in zip(_BACKWARD_NAMES, got, right, strict=True):
-        expect_answered(g, name)
-        g = np.asarray(g)
-        expect(g.shape == r.shape,
-               f"{name} has shape {g.shape}, expected {r.shape}: a gradient has the shape of "
-               f"its variable, {_BACKWARD_SHAPES[name]}. The four gate blocks of the "
-               "pre-activation gradient sit side by side, da = [da_i, da_f, da_g, da_o] of "
-               "shape (B, 4H), as the forward's x @ W_ih.T")
-    got = [np.asarray(g, dtype=np.float64) for g in got]
-
-    def same(a, b) -> bool:
-        return bool(np.allclose(a, b, atol=1e-8, rtol=1e-7))
-
-    wrong = [name for name, g, r in zip(_BACKWARD_NAMES, got, right, strict=True)
-             if not same(g, r)]
+    got, wrong = compare_gradients(
+        _BACKWARD_NAMES, got, right,
+        lambda name, shape, expected: (
+            f"{name} has shape {shape}, expected {expected}: a gradient has the shape of its "
+            f"variable, {_BACKWARD_SHAPES[name]}. The four gate blocks of the pre-activation "
+            "gradient sit side by side, da = [da_i, da_f, da_g, da_o] of shape (B, 4H), as "
+            "the forward's x @ W_ih.T"))
     numeric = _backward_numerical(args, dh, dc)
-    errors = {name: reference.relative_error(g, n)
-              for name, g, n in zip(_BACKWARD_NAMES, got, numeric, strict=True)}
     if not wrong:
-        worst = max(errors.values())
-        expect(worst < 1e-6, f"the gradients equal rnnlib.reference's but differ from finite "
-                             f"differences by {worst:.1e}: please report this")
+        expect_finite_differences_agree(got, numeric)
         passed("lstm_step_backward gives all seven gradients of one LSTM step, equal to "
                "rnnlib.reference and to finite differences (every relative error below 1e-6)")
         return
 
     def matches(**options) -> bool:
         variant = _backward_variant(dh, dc, cache, **options)
-        return all(same(g, v) for g, v in zip(got, variant, strict=True))
+        return all(same_gradient(g, v) for g, v in zip(got, variant, strict=True))
 
     mistakes = [
         (dict(through_h=False), "dc_total is missing the path through h: c_t also reaches the "
@@ -327,11 +319,9 @@ def lstm_step_backward(fn) -> None:
             raise CheckFailed(message)
     first = wrong[0]
     k = _BACKWARD_NAMES.index(first)
-    H = cache[1].shape[1]
     blocks = ""
     if first in ("dW_ih", "dW_hh", "db_ih", "db_hh"):
-        bad = [_NAMES[b] for b, s in zip(_GATES, range(0, 4 * H, H), strict=True)
-               if not same(got[k][s:s + H], right[k][s:s + H])]
+        bad = wrong_blocks(got[k], right[k], cache[1].shape[1], [_NAMES[b] for b in _GATES])
         blocks = (" (in every gate block)" if len(bad) == 4
                   else f" (in the rows of {', '.join(bad)})")
     if first in ("db_ih", "db_hh") and np.allclose(got[k], right[k] / 2, atol=1e-8):
@@ -340,7 +330,8 @@ def lstm_step_backward(fn) -> None:
     raise CheckFailed(
         f"{first}{blocks} has the right shape but wrong values: largest difference "
         f"{np.abs(got[k] - right[k]).max():.3g} from rnnlib.reference, relative error "
-        f"{errors[first]:.2g} against finite differences (a right gradient gives about 1e-9). "
+        f"{reference.relative_error(got[k], numeric[k]):.2g} against finite differences (a right "
+        "gradient gives about 1e-9). "
         f"Wrong: {', '.join(wrong)}; right: "
         f"{', '.join(n for n in _BACKWARD_NAMES if n not in wrong) or 'none'}. Go back through "
         "the derivation one line at a time: do and dc_total from h_t, then di, df, dg, dc_prev "
