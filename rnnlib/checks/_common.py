@@ -4,8 +4,9 @@ A check prints one line starting with a tick when the answer is right (``passed`
 wrong it raises ``CheckFailed`` (an ``AssertionError``) whose message says what was expected,
 what came, and where to look: never just "wrong". ``expect*`` raise with such a message;
 ``is_close`` and ``layer_params`` are what several notebooks' checks compare against, and
-``compare_gradients``, ``expect_finite_differences_agree`` and ``wrong_blocks`` are the shared
-steps of judging a hand-written backward pass (notebooks 04 and 05).
+``compare_gradients``, ``expect_finite_differences_agree``, ``expect_no_known_mistake`` and
+``wrong_blocks`` are the shared steps of judging a hand-written backward pass (notebooks 04
+and 05).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import torch
 
 __all__ = ["CheckFailed", "passed", "expect", "expect_answered", "expect_shape", "expect_close",
            "is_close", "layer_params", "same_gradient", "compare_gradients",
-           "expect_finite_differences_agree", "wrong_blocks"]
+           "expect_finite_differences_agree", "expect_no_known_mistake", "wrong_blocks"]
 
 
 class CheckFailed(AssertionError):
@@ -121,6 +122,15 @@ def expect_finite_differences_agree(got: Sequence, numeric: Sequence) -> None:
     worst = max(relative_error(g, n) for g, n in zip(got, numeric, strict=True))
     expect(worst < 1e-6, f"the gradients equal rnnlib.reference's but differ from finite "
                          f"differences by {worst:.1e}: please report this")
+
+
+def expect_no_known_mistake(got: Sequence, mistakes: Sequence[tuple[dict, str]],
+                            variant: Callable[..., Sequence]) -> None:
+    """Fail with the message of the first ``(options, message)`` in ``mistakes`` whose wrong
+    gradients, ``variant(**options)``, equal ``got``: a typical mistake named, not just found."""
+    for options, message in mistakes:
+        if all(same_gradient(g, v) for g, v in zip(got, variant(**options), strict=True)):
+            raise CheckFailed(message)
 
 
 def wrong_blocks(got, right, hidden: int, blocks: Sequence[str]) -> list[str]:
