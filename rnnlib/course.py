@@ -225,10 +225,11 @@ def setup(notebook: str, seed: int = 0, device: str = "auto", smoke: bool = Fals
     _current = Session(notebook=notebook, seed=seed, device=chosen, threads=n_threads,
                        smoke=smoke)
     if verbose:
-        mode = "smoke (tiny sizes, for tests)" if smoke else "learner"
+        # Only a smoke run says so: a learner's run is the ordinary case.
+        tiny = " | SMOKE: tiny sizes" if smoke else ""
         print(f"rnnlib {_version()} | torch {torch.__version__} | device: "
               f"{describe_device(chosen)} | torch threads: {n_threads} of "
-              f"{usable_cpus()} usable CPUs | seed {seed} | {mode} mode")
+              f"{usable_cpus()} usable CPUs | seed {seed}{tiny}")
     return _current
 
 
