@@ -84,11 +84,35 @@ def test_probe_of_nn_lstm_agrees_with_running_it_on_this_cpu(amp):
         assert run.dtype is None and "primitive" in run.error
 
 
-def test_probe_finds_nested_layers_and_sees_that_cpu_autocast_leaves_nn_gru_in_float32():
+def test_probe_of_nn_gru_under_bf16_reports_bf16_products_though_its_output_is_float32():
+    """CPU autocast runs nn.GRU's matrix products (aten.addmm) in bf16 and hands back float32:
+    the probe reports what ran, not the output's dtype. Nested layers are found by name."""
     model = nn.ModuleDict({"encoder": nn.Sequential(nn.GRU(3, 4)), "head": nn.Linear(4, 1)})
     [run] = precision.probe(model, "bf16", CPU)
-    assert (run.layer, run.kind, run.dtype, run.error) == ("encoder.0", "GRU", torch.float32,
-                                                           None)
+    assert (run.layer, run.kind, run.dtype, run.output, run.error) == (
+        "encoder.0", "GRU", torch.bfloat16, torch.float32, None)
+    assert "addmm" in run.kernel and "products in bfloat16" in str(run)
+    assert precision.probe(nn.GRU(8, 16), "bf16", "cpu")[0].dtype == torch.bfloat16
+
+
+def test_probe_of_nn_rnn_reports_its_products_in_the_autocast_dtype():
+    for amp in ("bf16", "fp16"):
+        [run] = precision.probe(nn.RNN(3, 4), amp, CPU)
+        assert run.ran and run.dtype == precision.DTYPES[amp] and "addmm" in run.kernel
+
+
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_only_the_padded_lstm_takes_onednn_the_packed_one_runs_its_products_on_any_cpu(amp):
+    """Both branches on whatever CPU runs this (and under .ci/run's AVX2 emulation): the padded
+    nn.LSTM is oneDNN's fused kernel and runs only where oneDNN has it; a packed batch of
+    unequal lengths runs step by step, its products in the autocast dtype, everywhere."""
+    padded, packed = precision.probe(LSTMRegressor(), amp, CPU, packed=True)
+    assert (padded.path, packed.path) == ("padded", "packed")
+    assert padded.ran == lstm_runs_under_autocast(precision.DTYPES[amp])
+    if padded.ran:
+        assert padded.kernel == "mkldnn_rnn_layer" and padded.dtype == precision.DTYPES[amp]
+    assert packed.ran and packed.dtype == precision.DTYPES[amp] and "addmm" in packed.kernel
+    assert "mkldnn" not in packed.kernel and packed.output == torch.float32
 
 
 def test_probe_leaves_no_gradients_and_no_change_in_the_random_numbers():
@@ -128,7 +152,7 @@ def test_fit_with_amp_bf16_trains_an_lstm_in_bf16_or_falls_back_saying_why():
 
 def test_fit_falls_back_to_float32_naming_the_layer_the_cpu_and_the_fix(monkeypatch, capsys):
     monkeypatch.setattr(precision, "probe",
-                        lambda model, amp, device: stub(bf16="could not create a primitive "
+                        lambda model, amp, device, **kw: stub(bf16="could not create a primitive "
                                                               "descriptor")(amp))
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     model = LSTMRegressor()
@@ -146,7 +170,7 @@ def test_fit_falls_back_to_float32_naming_the_layer_the_cpu_and_the_fix(monkeypa
 
 def test_fit_uses_bf16_where_the_probe_says_every_layer_runs(monkeypatch):
     monkeypatch.setattr(precision, "probe",
-                        lambda model, amp, device: [LayerRun("gru", "GRU", torch.float32)])
+                        lambda model, amp, device, **kw: [LayerRun("gru", "GRU", torch.bfloat16)])
 
     class GRURegressor(nn.Module):
         def __init__(self):
@@ -179,6 +203,16 @@ def test_amp_auto_on_the_cpu_is_float32_and_suggests_bf16_only_where_it_runs_nat
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     emulated = choose("auto", model, CPU, runs=stub(bf16=torch.bfloat16), describe_cpu=True)
     assert emulated.line() == "float32"  # no bf16 instructions: bf16 would be emulated
+
+
+def test_amp_auto_suggests_bf16_only_to_a_model_with_a_recurrent_layer_that_gains(monkeypatch):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    no_rnn = choose("auto", nn.Linear(3, 1), CPU, runs=lambda amp: [], describe_cpu=True)
+    assert no_rnn.line() == "float32"
+    in_fp32 = choose("auto", LSTMRegressor(), CPU, runs=stub(bf16=torch.float32),
+                     describe_cpu=True)
+    assert in_fp32.line() == "float32"
 
 
 def test_amp_auto_on_a_recent_gpu_adds_a_scaler_when_cudnn_runs_the_lstm_in_fp16():
