@@ -706,3 +706,19 @@ def test_stale_temporary_files_of_a_killed_writer_are_removed_and_live_ones_kept
     model, data = model_and_data()
     fit(model, data, loss_fn=nn.MSELoss(), epochs=1, checkpoint=path, **QUIET)
     assert sorted(p.name for p in tmp_path.iterdir()) == [alive.name, "c.pt"]
+
+
+def test_fit_reads_in_one_screen():
+    """The loop a learner is sent to read (notebook 08): about 100 lines without its docstring,
+    blank lines and comments; the machinery lives in the modules named for it."""
+    import ast
+    import inspect
+
+    from rnnlib.train import loop
+
+    source = inspect.getsource(loop).splitlines()
+    fit_node = next(n for n in ast.parse("\n".join(source)).body
+                    if isinstance(n, ast.FunctionDef) and n.name == "fit")
+    body = source[fit_node.body[0].end_lineno:fit_node.end_lineno]
+    code = [line for line in body if line.strip() and not line.strip().startswith("#")]
+    assert len(code) <= 100, f"fit's body has {len(code)} lines of code"

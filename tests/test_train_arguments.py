@@ -239,9 +239,10 @@ def test_preflight_changes_no_random_numbers_and_no_batch_norm_statistics():
     torch.manual_seed(3)
     expected = torch.rand(2)
     torch.manual_seed(3)
-    arguments.preflight(model, batches(), name="train_data", loss_fn=nn.MSELoss(), metrics={},
-                        device=torch.device("cpu"), autocast=Precision(None).autocast("cpu"),
-                        stateful=False, train=True)
+    arguments.preflight_batches(model, batches(), name="train_data", loss_fn=nn.MSELoss(),
+                                metrics={}, device=torch.device("cpu"),
+                                autocast=Precision(None).autocast("cpu"), stateful=False,
+                                train=True)
     assert torch.equal(torch.rand(2), expected)
     assert torch.equal(model.norm.running_mean, stats) and model.training
     assert all(p.grad is None for p in model.parameters())

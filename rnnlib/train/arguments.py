@@ -252,7 +252,19 @@ def check_evaluate(*, model, data, loss_fn, metrics, device, amp, stateful) -> N
 
 # -- The first batch, through the model and the loss -----------------------------------------
 
-def preflight(model: nn.Module, data: Iterable, *, name: str, loss_fn: Callable,
+def preflight(model: nn.Module, train_data: Iterable, val_data: Iterable | None, *,
+              loss_fn: Callable, metrics: Mapping[str, Callable], device: torch.device,
+              autocast: Any, stateful: bool) -> None:
+    """The first batch of ``train_data`` (and of ``val_data``) through the model, the loss and
+    the metrics, checked before anything is trained (``preflight_batches``)."""
+    for name, data in (("train_data", train_data), ("val_data", val_data)):
+        if data is not None:
+            preflight_batches(model, data, name=name, loss_fn=loss_fn, metrics=metrics,
+                              device=device, autocast=autocast, stateful=stateful,
+                              train=name == "train_data")
+
+
+def preflight_batches(model: nn.Module, data: Iterable, *, name: str, loss_fn: Callable,
               metrics: Mapping[str, Callable], device: torch.device, autocast: Any,
               stateful: bool, train: bool) -> None:
     """Run ``data``'s first batch through the model, the loss and the metrics, and check them.

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+
+from rnnlib.train import device as devices
+from rnnlib.train import distributed, seeding
 
 FORMAT = "rnnlib.train/2"
 
@@ -176,3 +180,69 @@ def restore(saved: Mapping[str, Any], path: Any, model: nn.Module, optimizer: An
             scheduler.load_state_dict(saved["scheduler"])
     except (RuntimeError, ValueError, KeyError) as error:
         raise refuse(f"it was written for a different model or optimizer ({error})") from error
+
+
+# -- What fit calls: where to start, and saving as it goes ----------------------------------
+
+@dataclass
+class Start:
+    """Where ``fit`` starts: the epoch and the batch within it, with what a checkpoint carried
+    (the history so far, truncated BPTT's state, this process's random generators)."""
+
+    epoch: int
+    batch_in_epoch: int
+    history: Any
+    state: Any = None
+    rng: Mapping[str, Any] | None = None
+    resumed: bool = False
+
+    def nothing_left(self, steps: int | None) -> bool:
+        """A resumed run that had already stopped early, or used up ``steps``."""
+        at_cap = steps is not None and len(self.history.loss) >= steps
+        return self.resumed and (self.history.stopped == "early stopping" or at_cap)
+
+
+class Checkpointing:
+    """``fit``'s checkpoint: one file, written at the end of every epoch (and mid-epoch when
+    asked), resumed from with ``resume=True``. Without a path it does nothing."""
+
+    def __init__(self, path: str | os.PathLike | None, *, model: nn.Module, optimizer: Any,
+                 scaler: Any, scheduler: Any, early: Any, device: torch.device, rank: int,
+                 world: int, stateful: bool) -> None:
+        self.path = None if path is None else Path(path)
+        self.model, self.optimizer, self.scaler, self.scheduler = model, optimizer, scaler, scheduler
+        self.early, self.device, self.rank, self.world = early, device, rank, world
+        self.stateful = stateful
+        if self.path is not None:
+            remove_stale_temporaries(self.path)
+
+    def start(self, history: Any, resume: bool, say: Callable[[str], None]) -> Start:
+        """The beginning, or, with ``resume`` and a checkpoint on disk, exactly where it stopped:
+        weights, optimizer, history and early stopping restored."""
+        if self.path is None or not self.path.exists():
+            return Start(0, 0, history)
+        if not resume:
+            say(f"starting afresh: {self.path.name} will be overwritten (resume=True "
+                f"continues it)")
+            return Start(0, 0, history)
+        saved = load_checkpoint(self.path)
+        restore(saved, self.path, self.model, self.optimizer, self.scaler, self.scheduler,
+                self.world, self.stateful)
+        self.early.best = saved["early_stopping"]
+        start = Start(saved["epoch"], saved["batch"], type(history).from_dict(saved["history"]),
+                      devices.to_device(saved["state"], self.device),
+                      saved["rng"][self.rank] if saved["batch"] else None, resumed=True)
+        say(f"resumed from {self.path.name} at epoch {start.epoch + 1}, after step "
+            f"{len(start.history.loss)}")
+        return start
+
+    def save(self, epoch: int, batch_in_epoch: int, history: Any, state: Any) -> None:
+        """All it takes to continue exactly from here; only the first process writes."""
+        if self.path is None:
+            return
+        rng = distributed.gather(seeding.rng_state(self.device), self.world)
+        if self.rank == 0:
+            save_checkpoint(self.path, contents(
+                epoch=epoch, batch=batch_in_epoch, model=self.model, optimizer=self.optimizer,
+                scaler=self.scaler, scheduler=self.scheduler, history=history, state=state,
+                rng=rng, early_stopping=self.early.best, world=self.world))

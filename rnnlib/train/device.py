@@ -59,6 +59,11 @@ def set_threads(requested: int | None, session: Any, world: int) -> int:
     return n
 
 
+def batch_to_device(inputs: Any, targets: Any, device: torch.device) -> tuple[Any, Any]:
+    """One ``(inputs, targets)`` batch on ``device``, packing lengths left on the CPU."""
+    return to_device(inputs, device, keep_lengths=True), to_device(targets, device)
+
+
 def to_device(x: Any, device: torch.device, keep_lengths: bool = False) -> Any:
     """Move tensors (also inside tuples, lists, dicts) to ``device``, without waiting.
 

@@ -30,9 +30,10 @@ def evaluate(model: nn.Module, data: Iterable, *, loss_fn: LossFn,
     device = named_device(device)
     model.to(device)
     precision = choose(amp, model, device)
-    arguments.preflight(model, data, name="data", loss_fn=loss_fn, metrics=metrics or {},
-                        device=device, autocast=precision.autocast(device), stateful=stateful,
-                        train=False)
+    arguments.preflight_batches(model, data, name="data", loss_fn=loss_fn,
+                                metrics=metrics or {}, device=device,
+                                autocast=precision.autocast(device), stateful=stateful,
+                                train=False)
     return run(model, data, loss_fn, metrics or {}, device, precision, stateful, world=1)
 
 

@@ -12,7 +12,6 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -94,9 +93,7 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
     with distributed.process_group(device, world):  # under torchrun: join the others
         threads = devices.set_threads(threads, session, world)
         seed = seed if seed is not None else (session.seed if session else 0)
-        if quiet is None:
-            quiet = session.quiet if session else course.smoke_mode() or not in_notebook()
-        show = Progress(quiet=quiet or rank != 0)  # one process speaks
+        show = Progress(quiet=_quiet(quiet, session) or rank != 0)  # one process speaks
         model.to(device)
         precision = amp_choice.choose(amp, model, device, describe_cpu=not show.quiet)
         scaler = precision.make_scaler(device)
@@ -107,49 +104,24 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
                                                        train=True)
         val_batches = distributed.this_process_share(val_data, device, rank, world, seed,
                                                      train=False)
-        for name, batches in (("train_data", train_batches), ("val_data", val_batches)):
-            if batches is not None:
-                arguments.preflight(model, batches, name=name, loss_fn=loss_fn,
-                                    metrics=metrics or {}, device=device, stateful=stateful,
-                                    autocast=precision.autocast(device),
-                                    train=name == "train_data")
+        arguments.preflight(model, train_batches, val_batches, loss_fn=loss_fn,
+                            metrics=metrics or {}, device=device, stateful=stateful,
+                            autocast=precision.autocast(device))
 
-        # -- 2. Resume from the checkpoint, if asked and there is one -------------------------
+        # -- 2. Where to start: the beginning, or where the checkpoint stopped ---------------
         history = History(settings={"device": str(device), "amp": precision.name,
                                     "amp_asked": amp, "clip_norm": clip_norm, "seed": seed,
                                     "threads": threads, "processes": world,
                                     "log_every": log_every, "stateful": stateful})
         early = EarlyStopping(patience)
-        start_epoch, skip, state, saved_rng = 0, 0, None, None
-        if checkpoint is not None:
-            checkpoints.remove_stale_temporaries(checkpoint)
-        if checkpoint is not None and resume and Path(checkpoint).exists():
-            saved = checkpoints.load_checkpoint(checkpoint)
-            checkpoints.restore(saved, checkpoint, model, optimizer, scaler, scheduler, world,
-                                stateful)
-            history, early.best = History.from_dict(saved["history"]), saved["early_stopping"]
-            start_epoch, skip = saved["epoch"], saved["batch"]
-            state = devices.to_device(saved["state"], device)
-            saved_rng = saved["rng"][rank] if skip else None
-            show.say(f"resumed from {Path(checkpoint).name} at epoch {start_epoch + 1}, after "
-                     f"step {len(history.loss)}")
-            if history.stopped == "early stopping" or steps and len(history.loss) >= steps:
-                early.restore_best(model, history)
-                return history  # nothing left to do
-        elif checkpoint is not None and Path(checkpoint).exists():
-            show.say(f"starting afresh: {Path(checkpoint).name} will be overwritten "
-                     f"(resume=True continues it)")
-
-        def save(epoch: int, batch: int) -> None:
-            """All it takes to continue exactly from here; only the first process writes."""
-            if checkpoint is None:
-                return
-            rng = distributed.gather(seeding.rng_state(device), world)
-            if rank == 0:
-                checkpoints.save_checkpoint(checkpoint, checkpoints.contents(
-                    epoch=epoch, batch=batch, model=model, optimizer=optimizer, scaler=scaler,
-                    scheduler=scheduler, history=history, state=state, rng=rng,
-                    early_stopping=early.best, world=world))
+        saver = checkpoints.Checkpointing(
+            checkpoint, model=model, optimizer=optimizer, scaler=scaler, scheduler=scheduler,
+            early=early, device=device, rank=rank, world=world, stateful=stateful)
+        start = saver.start(history, resume, show.say)
+        history, state = start.history, start.state
+        if start.nothing_left(steps):
+            early.restore_best(model, history)
+            return history
 
         # -- 3. The loop ------------------------------------------------------------------------
         net = distributed.wrap(model, device, world)  # `net` trains, `model` is saved
@@ -163,17 +135,16 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
         show.start(total=steps or (per_epoch * n_epochs if per_epoch and epochs else None),
                    done=step)
         stopped = None
-        for epoch in range(start_epoch, n_epochs):
+        for epoch in range(start.epoch, n_epochs):
             started = time.perf_counter()
-            batches, done = seeding.epoch_batches(train_batches, seed, epoch, rank, skip,
-                                                  saved_rng)
+            skip = start.batch_in_epoch if epoch == start.epoch else 0  # resumed mid-epoch
+            batches, batch_in_epoch = seeding.epoch_batches(train_batches, seed, epoch, rank,
+                                                            skip, start.rng)
             if not skip:
                 state = None  # a new epoch starts from a fresh state
-            skip = 0
             net.train()
             for inputs, targets in batches:
-                inputs = devices.to_device(inputs, device, keep_lengths=True)
-                targets = devices.to_device(targets, device)
+                inputs, targets = devices.batch_to_device(inputs, targets, device)
                 with precision.autocast(device):
                     output, state = forward(net, inputs, state, stateful)
                     loss = compute_loss(loss_fn, output, targets)
@@ -185,18 +156,18 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
                 if stateful:
                     state = detach(state)  # truncated BPTT: stop gradients at the boundary
                 log.add(loss, norm)  # stays on the device: no waiting for the GPU
-                step, done = step + 1, done + 1
+                step, batch_in_epoch = step + 1, batch_in_epoch + 1
                 show.step()
                 if step % log_every == 0:
                     show.loss(log.read_back(), history)
                 if checkpoint_every and step % checkpoint_every == 0:
                     log.read_back()
-                    save(epoch, done)
+                    saver.save(epoch, batch_in_epoch, history, state)
                 if steps is not None and step >= steps:
                     stopped = "steps"
                     break
             show.loss(log.read_back(), history)
-            if done == 0:
+            if batch_in_epoch == 0:
                 raise ValueError("train_data gave no batches this epoch: is it empty, or "
                                  "smaller than one batch with drop_last=True?")
 
@@ -210,16 +181,23 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
                 stopped = "epochs"
             history.stopped = stopped
             show.epoch(history, n_epochs)
-            if stopped == "steps" and done != per_epoch:
-                save(epoch, done)  # mid-epoch: a later call with more steps continues here
+            if stopped == "steps" and batch_in_epoch != per_epoch:
+                saver.save(epoch, batch_in_epoch, history, state)  # a later call continues here
             else:
-                save(epoch + 1, 0)
+                saver.save(epoch + 1, 0, history, state)
             if stopped:
                 break
         early.restore_best(model, history)  # with patience: end with the best epoch's weights
         show.close()
         del net  # under torchrun: let DDP go while the process group it uses still exists
         return history
+
+
+def _quiet(quiet: bool | None, session: course.Session | None) -> bool:
+    """Quiet when asked; by default in smoke runs (tests) and outside notebooks (scripts)."""
+    if quiet is not None:
+        return quiet
+    return session.quiet if session else course.smoke_mode() or not in_notebook()
 
 
 def _length(data: Any) -> int | None:
