@@ -77,8 +77,16 @@ def test_setup_seeds_sets_threads_and_says_so(monkeypatch, capsys):
     assert torch.equal(first, torch.rand(3))
     assert session.smoke and session.quiet and torch.get_num_threads() == 1
     line = capsys.readouterr().out.splitlines()[0]
-    assert "device: cpu" in line and "torch threads: 1" in line and "smoke" in line
+    assert "device: cpu" in line and "torch threads: 1" in line and "SMOKE: tiny sizes" in line
     assert course.current().notebook == "99-test"
+
+
+def test_setup_line_of_a_learners_run_names_no_mode(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_SMOKE", raising=False)
+    monkeypatch.setenv("RNNLIB_THREADS", "1")
+    rnnlib.setup("99-test", seed=0, device="cpu")
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.endswith("| seed 0") and "mode" not in line and "SMOKE" not in line
 
 
 def test_report_prints_a_table_and_appends_json(tmp_path, monkeypatch, capsys):

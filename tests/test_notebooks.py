@@ -47,7 +47,7 @@ def test_notebook_runs_under_papermill_with_injected_parameters(path, tmp_path):
     assert injected and "SMOKE = True" in injected[0].source
     assert all(c.execution_count is not None for c in cells), "a code cell did not run"
     setup_output = next(text_outputs(c) for c in cells if "rnnlib.setup(" in c.source)
-    assert "smoke" in setup_output and "device:" in setup_output, setup_output
+    assert "SMOKE: tiny sizes" in setup_output and "device:" in setup_output, setup_output
     for key_pattern in REPORTED.get(path.stem, []):
         keys = [k for r in run.reports for k in r if _matches(key_pattern, k)]
         assert keys, f"{path.name} reported no {key_pattern!r}; reports: {run.reports}"
