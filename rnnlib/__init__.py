@@ -1,16 +1,17 @@
 """rnnlib: the support package of the RNN course.
 
-Each module is one idea, introduced in the open by a notebook first:
+The notebooks build each piece in the open first, then keep it here so that later notebooks
+can reuse it. One module per idea (the notebook that introduces it in brackets):
 
-- ``rnnlib.course``  (00) set-up of a notebook (seed, device, threads, smoke mode) and ``report``
-- ``rnnlib.data``    (01) the shipped datasets, vocabularies, padding/packing, synthetic tasks
-- ``rnnlib.checks``  self-checks for the exercises, with messages that say what is wrong
-- ``rnnlib.plots``   the course's figures
-- ``rnnlib.reference`` (02) NumPy forward/backward through time and a gradient checker
-- ``rnnlib.scratch`` (02, 04, 05) RNN, LSTM and GRU from the equations, drop-in for torch.nn
-- ``rnnlib.train``   the course's training loop (CPU, CUDA, MPS; checkpoints; DDP)
-- ``rnnlib.parallel`` (10) minGRU and minLSTM, step by step and as a parallel scan
-- ``rnnlib.stats``   (07) McNemar's exact test and a summary over seeds, for judging results
+- ``rnnlib.course``    (00) starts a notebook: same random numbers every run, the device, a results table
+- ``rnnlib.data``      (01) the course's datasets, text turned into numbers, batches of sequences of different lengths
+- ``rnnlib.reference`` (02) the recurrent cells in NumPy, with their gradients worked out by hand and checked
+- ``rnnlib.scratch``   (02, 04, 05) the RNN, LSTM and GRU written out from their equations, interchangeable with PyTorch's
+- ``rnnlib.train``     (02) the one training loop every notebook uses; it can stop and carry on later
+- ``rnnlib.plots``     the course's figures
+- ``rnnlib.stats``     (07) telling a real difference between two models from luck
+- ``rnnlib.parallel``  (10) recurrent networks that can be trained in parallel over time
+- ``rnnlib.checks``    the self-checks of the exercises: each says what is wrong, not just that something is
 
 Ask any of them for help: ``help(rnnlib.data)``, ``rnnlib.data.load_sentiment?``.
 """

@@ -152,7 +152,8 @@ def lstm_step_forward(x: Array, h_prev: Array, c_prev: Array, W_ih: Array, W_hh:
 
 
 def lstm_step_backward(dh: Array, dc: Array, cache: tuple) -> tuple[Array, ...]:
-    """Backward of one LSTM step, given dh and dc (the loss's gradients w.r.t. h and c).
+    """Backward of one LSTM step, given dh = dL/dh_t and dc = δc, the gradient that step t+1
+    sends back along the cell (not dL/dc_t, which also takes the route through h_t: dc_total).
 
     Go back through the forward's lines in reverse order:
 

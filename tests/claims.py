@@ -15,9 +15,10 @@ sentence to what the notebook's stored learner-mode run printed or reported:
 - ``says``: a passage of one markdown cell (spaces and line breaks are compared collapsed).
 - ``figures``: each name read from the stored outputs. ``cell`` is a piece of the source of
   exactly one code cell, ``pattern`` a regular expression searched in that cell's text outputs
-  (its first group is the figure; ``all = true`` gives the list of every match); ``report`` is a
-  key the notebook passed to ``rnnlib.report`` (recorded in its metadata by ``make outputs``);
-  ``notebook = "08-char-lm"`` reads another notebook. A figure that reads as a number is a float.
+  (its first group that matched is the figure; ``all = true`` gives the list of every match);
+  ``report`` is a key the notebook passed to ``rnnlib.report`` (recorded in its metadata by
+  ``make outputs``); ``notebook = "08-char-lm"`` reads another notebook. A figure that reads as
+  a number is a float.
 - ``quotes``: format strings; each, filled in with the figures, must occur in ``says``.
 - ``holds``: a Python expression over the figures that must be true (comparisons the
   sentence makes in words: "below", "every seed", "about twice").
@@ -123,7 +124,8 @@ def figure(claim: Claim, name: str, notebook: nbformat.NotebookNode) -> object:
     if len(cells) != 1:
         raise ClaimFailed(f"{where}: {len(cells)} code cells contain {piece!r}, expected one")
     text = text_outputs(cells[0])
-    matches = [m.group(1) if m.groups() else m.group(0) for m in re.finditer(pattern, text)]
+    matches = [next((g for g in m.groups() if g is not None), m.group(0)) if m.groups()
+               else m.group(0) for m in re.finditer(pattern, text)]
     if not matches:
         raise ClaimFailed(f"{where}: {pattern!r} not found in the stored output of the cell "
                           f"with {piece!r}:\n{text[:600]}")

@@ -38,3 +38,10 @@ def test_distinct_characters_wants_a_guess_first_then_the_count():
     fails(lambda n: checks.distinct_characters(n, 60), N_CHARS - 1, "newline")
     fails(lambda n: checks.distinct_characters(n, 60), len(data.load_shakespeare()), "whole text")
     fails(lambda n: checks.distinct_characters(n, 60), N_CHARS + 5, f"holds {N_CHARS} distinct")
+
+
+def test_distinct_characters_names_what_the_characters_are_made_of(capsys):
+    """The model answer after the check quotes this breakdown: letters, white space, others."""
+    checks.distinct_characters(N_CHARS, 30)
+    out = capsys.readouterr().out
+    assert "2 white space" in out and "other symbols" in out and "digits" not in out

@@ -75,3 +75,10 @@ def test_length_mask_names_the_typical_mistakes(answer, fragment):
 ])
 def test_last_real_step_names_the_typical_mistakes(answer, fragment):
     fails(checks.last_real_step, answer, fragment)
+
+
+def test_training_vocab_says_why_validation_words_stay_out():
+    """A word seen only in validation would never be learned, and the unknown-word rate
+    measured on validation would read too low: the message gives those reasons."""
+    with pytest.raises(checks.CheckFailed, match="never be learned.*unknown-word rate"):
+        checks.training_vocab(vocab(1, TRAIN + VAL), TRAIN, VAL, max_unknown=0.2)

@@ -258,7 +258,7 @@ def test_lstm_step_backward_names_the_gate_block_of_a_wrong_weight_gradient():
 
 
 @pytest.mark.parametrize(("options", "fragment"), [
-    ({"through_h": False}, "path through h"),
+    ({"through_h": False}, "road through h: dc is only what step t + 1 sends back"),
     ({"tanh_of_c": False}, "1 - tanh_c**2"),
     ({"do_times_tanh": False}, "do should be dh * tanh_c"),
     ({"dc_prev_times_f": False}, "dc_total * f"),

@@ -29,9 +29,6 @@ def cho_step(x, h, weight_ih, weight_hh, bias_ih, bias_hh, *, reset_first=True, 
     return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
 
 
-# ---- exercise 1: Cho et al.'s step
-
-
 # ---- exercise 3: the GRU size with an LSTM's parameter budget
 
 def matching(I, H):  # noqa: E741
@@ -158,7 +155,7 @@ def test_the_checks_own_gru_steps_are_pytorchs_and_chos():
     assert not torch.allclose(_step_variant(*args), torch.gru_cell(*args))
 
 
-# ---- exercise 1 (new): one GRU step backward in NumPy
+# ---- exercise 1: one GRU step backward in NumPy
 
 def _reference_backward(dh, cache):
     from rnnlib import reference
@@ -241,7 +238,7 @@ def test_gru_step_backward_fails_when_the_cache_is_changed_in_place():
         checks.gru.gru_step_backward(in_place)
 
 
-# ---- exercise 2 (new): the update gate's bias, an experiment
+# ---- exercise 2: the update gate's bias, an experiment
 
 def _experiment(bias=3.0, block=1, seed=0):
     """(full, z path) gradient norms of a small GRU, with one block's effective bias set."""

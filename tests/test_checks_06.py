@@ -134,8 +134,29 @@ def unpaired(a, b):
     return a.mean() - b.mean(), np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
 
 
-def test_paired_difference_passes_on_the_per_seed_differences(capsys):
-    checks.paired_difference(paired_right)
+def test_paired_difference_passes_on_the_per_seed_differences_and_the_t_decision(capsys):
+    checks.paired_difference(paired_right, False)
+    out = capsys.readouterr().out
+    assert "\N{CHECK MARK}" in out and "not shown at 5%" in out and "p = 0.12" in out, out
+
+
+def test_paired_difference_asks_for_the_decision_once_the_function_is_right():
+    with pytest.raises(CheckFailed, match="Now decide"):
+        checks.paired_difference(paired_right)
+
+
+@pytest.mark.parametrize("shown, message", [
+    (True, "Student's t with 2 degrees"),
+    ("no", "True or False"),
+])
+def test_paired_difference_judges_the_decision(shown, message):
+    with pytest.raises(CheckFailed, match=message):
+        checks.paired_difference(paired_right, shown)
+
+
+def test_paired_difference_accepts_a_numpy_bool(capsys):
+    d, se = paired_right([0.30, 0.52, 0.41], [0.27, 0.45, 0.39])
+    checks.paired_difference(paired_right, abs(d / se) > 4.30)
     assert "\N{CHECK MARK}" in capsys.readouterr().out
 
 
@@ -149,7 +170,7 @@ def test_paired_difference_passes_on_the_per_seed_differences(capsys):
      "standard deviation of the differences"),
     (lambda a, b: (paired_right(a, b)[0],
                    np.std(np.subtract(a, b)) / np.sqrt(len(a))), "ddof=1"),
-    (lambda a, b: (np.median(np.subtract(a, b)) + 0.01, 0.0), "mean of the per-seed"),
+    (lambda a, b: (np.median(np.subtract(a, b)) + 0.02, 0.0), "mean of the per-seed"),
 ])
 def test_paired_difference_fails_on_stub_and_typical_mistakes(answer, message):
     with pytest.raises(CheckFailed, match=message):

@@ -116,15 +116,32 @@ def right_accuracy(logits, labels):
     return ((logits > 0) == (labels == 1)).float().mean().item()
 
 
+@pytest.mark.parametrize("stop_on", ["loss", "accuracy"])
+def test_logit_accuracy_passes_on_threshold_zero_and_either_stopping_criterion(stop_on, capsys):
+    checks.logit_accuracy(right_accuracy, stop_on)
+    out = capsys.readouterr().out
+    assert out.startswith("\N{CHECK MARK} accuracy from logits") and f"validation {stop_on}" in out
+
+
+def test_logit_accuracy_asks_for_the_decision_once_the_function_is_right():
+    with pytest.raises(CheckFailed, match="Now decide"):
+        checks.logit_accuracy(right_accuracy)
+
+
+def test_logit_accuracy_rejects_an_unknown_stopping_criterion():
+    with pytest.raises(CheckFailed, match='"loss" or "accuracy"'):
+        checks.logit_accuracy(right_accuracy, "f1")
+
+
 def test_logit_accuracy_passes_on_threshold_zero(capsys):
-    checks.logit_accuracy(right_accuracy)
+    checks.logit_accuracy(right_accuracy, "loss")
     assert "\N{CHECK MARK}" in capsys.readouterr().out
 
 
 def test_logit_accuracy_passes_on_rnnlib_train_accuracy(capsys):
     from rnnlib import train
 
-    checks.logit_accuracy(lambda z, y: train.accuracy(z, y.float()))
+    checks.logit_accuracy(lambda z, y: train.accuracy(z, y.float()), "loss")
     assert "\N{CHECK MARK}" in capsys.readouterr().out
 
 

@@ -47,13 +47,28 @@ def test_unigram_entropy_fails_on_stub_and_typical_mistakes(answer, fragment):
     fails(checks.charlm_unigram_entropy, answer, fragment)
 
 
-# --------------------------------------------------------------------------- exercise 2: units
+# ------------------------------------------------ exercise 3: units, and a comparison across tokens
+
+# 19 characters, 4 tokens (two words, a comma, a full stop): the word model (perplexity 300 per
+# token) pays 4 ln 300 / 19 = 1.20 nats per character, against 2.30 bits = 1.59 nats for the
+# character model; with 14 tokens in 20 characters it pays 3.99 and the character model wins.
+FEW_TOKENS = "tomorrow, tomorrow."
+MANY_TOKENS = "a, b; c. d! e? f: g."
+
+
+def right_units(loss):
+    return loss / math.log(2), math.exp(loss)
+
+
+def units_check(better="word model", text=FEW_TOKENS):
+    return lambda answer: checks.charlm_units(answer, better, val_text=text)
+
 
 def test_units_pass_on_math_and_on_torch(capsys):
-    passes(capsys, checks.charlm_units, lambda loss: (loss / math.log(2), math.exp(loss)))
-    passes(capsys, checks.charlm_units,
+    passes(capsys, units_check(), right_units)
+    passes(capsys, units_check(),
            lambda loss: (torch.tensor(loss) / math.log(2), torch.tensor(loss).exp()))
-    passes(capsys, checks.charlm_units,
+    passes(capsys, units_check(),
            lambda loss: (loss * math.log2(math.e), 2 ** (loss / math.log(2))))
 
 
@@ -69,10 +84,38 @@ def test_units_pass_on_math_and_on_torch(capsys):
     (lambda loss: (loss / math.log(2), None), "still None"),
 ])
 def test_units_fail_on_stub_and_typical_mistakes(answer, fragment):
-    fails(checks.charlm_units, answer, fragment)
+    fails(units_check(), answer, fragment)
 
 
-# --------------------------------------------------------------------------- exercise 3: detach
+def test_the_comparison_is_per_character_whichever_model_wins(capsys):
+    passes(capsys, units_check("word model", FEW_TOKENS), right_units)
+    passes(capsys, units_check("Character model ", MANY_TOKENS), right_units)
+    fails(units_check("character model", FEW_TOKENS), right_units, "not the character model",
+          "4 word tokens against 19 characters")
+    fails(units_check("word model", MANY_TOKENS), right_units, "not the word model")
+
+
+@pytest.mark.parametrize("better, fragment", [
+    (None, "Now the decision"), (..., "Now the decision"), ("words", "should be one of"),
+])
+def test_the_comparison_asks_for_a_decision(better, fragment):
+    fails(units_check(better), right_units, fragment)
+
+
+def test_the_comparison_needs_the_validation_text():
+    fails(lambda answer: checks.charlm_units(answer, "word model"), right_units,
+          "val_text should be the validation text")
+
+
+def test_the_stored_comparison_counts_the_notebooks_validation_text(capsys):
+    from rnnlib import data
+
+    _, val_text, _ = data.split_sequence(data.load_shakespeare(), (0.9, 0.05, 0.05))
+    checks.charlm_units(right_units, "word model", val_text=val_text)
+    assert "15,193 tokens" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- exercise 2: detach
 
 def detach_state(state):
     if isinstance(state, torch.Tensor):

@@ -95,7 +95,7 @@ def test_persistence_rmse_fails_on_stub_and_typical_mistakes(answer, message):
     _fails(checks.persistence_rmse, answer, message)
 
 
-# ---- exercise 3: per-channel statistics
+# ---- exercise 4: per-channel statistics, and the decision where they come from
 
 def stats(series):
     frames = np.concatenate(series)
@@ -103,10 +103,27 @@ def stats(series):
 
 
 def test_channel_stats_passes_on_numpy_torch_and_the_unbiased_std(capsys):
-    checks.channel_stats(stats)
-    checks.channel_stats(lambda s: tuple(torch.tensor(v) for v in stats(s)))
-    checks.channel_stats(lambda s: (np.concatenate(s).mean(0), np.concatenate(s).std(0, ddof=1)))
+    checks.channel_stats(stats, "training")
+    checks.channel_stats(lambda s: tuple(torch.tensor(v) for v in stats(s)), "training")
+    checks.channel_stats(lambda s: (np.concatenate(s).mean(0), np.concatenate(s).std(0, ddof=1)),
+                         "fit")
     assert capsys.readouterr().out.count("\N{CHECK MARK}") == 3
+
+
+@pytest.mark.parametrize("choice, says", [("training", "all 270 training utterances"),
+                                          (" Fit", "the 216 utterances the models fit")])
+def test_channel_stats_accepts_either_training_choice_and_says_what_it_costs(capsys, choice, says):
+    checks.channel_stats(stats, choice)
+    assert says in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("choice, message", [
+    (None, "Now the decision"), (..., "Now the decision"),
+    ("training and test", "not with the test utterances"), ("all", "should be one of"),
+])
+def test_channel_stats_asks_for_a_decision_that_keeps_the_test_set_out(choice, message):
+    with pytest.raises(CheckFailed, match=re.escape(message)):
+        checks.channel_stats(stats, choice)
 
 
 @pytest.mark.parametrize("answer, message", [
@@ -121,10 +138,10 @@ def test_channel_stats_passes_on_numpy_torch_and_the_unbiased_std(capsys):
     (lambda s: (stats(s)[0], stats(s)[1] * 2), "the per-channel std should be"),
 ])
 def test_channel_stats_fails_on_stub_and_typical_mistakes(answer, message):
-    _fails(checks.channel_stats, answer, message)
+    _fails(lambda fn: checks.channel_stats(fn, "training"), answer, message)
 
 
-# ---- exercise 4 (experiment): the ridge AR at twice the horizon
+# ---- exercise 3 (experiment): the ridge AR at twice the horizon
 
 from rnnlib.checks.beyond import _validation_rmse  # noqa: E402
 

@@ -116,3 +116,49 @@ def test_mingru_gate_bias_passes_on_a_measurement_and_judges_the_prediction(caps
 def test_mingru_gate_bias_fails_helpfully(prediction, measured, message):
     with pytest.raises(CheckFailed, match=re.escape(message)):
         checks.efficiency.mingru_gate_bias(prediction, measured, default_mse=DEFAULTS)
+
+
+# ---- exercise 2 (decide): float32 or bf16 for an LSTM on this CPU
+
+class _Run:
+    def __init__(self, ran):
+        self.ran = ran
+
+    def __str__(self):
+        return "nn.LSTM, padded: failed: could not create a primitive descriptor"
+
+
+FAST = {"float32": 30.0, "bf16 autocast": 18.0}     # bf16 1.67x as fast
+SLOW = {"float32": 30.0, "bf16 autocast": 45.0}     # bf16 0.67x the speed
+CLOSE = {"float32": 30.0, "bf16 autocast": 29.0}    # 1.03x
+
+
+@pytest.mark.parametrize("precision, ran, times, expected", [
+    ("bf16", True, FAST, "clearly faster"),
+    ("float32", True, SLOW, "slower"),
+    ("float32", True, CLOSE, "too close to call"),
+    ("bf16", True, CLOSE, "too close to call"),
+    ("float32", False, None, "the only choice"),
+    (" BF16 ", True, FAST, "clearly faster"),
+])
+def test_precision_choice_passes_on_a_decision_the_measurements_support(precision, ran, times,
+                                                                         expected, capsys):
+    checks.efficiency.precision_choice(precision, probed=_Run(ran), times=times)
+    out = capsys.readouterr().out
+    assert "\N{CHECK MARK}" in out and expected in out
+
+
+@pytest.mark.parametrize("precision, ran, times, message", [
+    (None, True, FAST, "decide first"),
+    (..., True, FAST, "decide first"),
+    ("fp16", True, FAST, 'should be "bf16" or "float32"'),
+    ("float32", True, FAST, "Choose bf16"),
+    ("bf16", True, SLOW, "keep float32"),
+    ("bf16", False, None, "cannot run the LSTM in bf16"),
+    ("bf16", True, {"float32": 30.0}, "times should be the timings"),
+    ("bf16", "yes", FAST, None),
+])
+def test_precision_choice_fails_helpfully(precision, ran, times, message):
+    probed = _Run(ran) if ran != "yes" else object()
+    with pytest.raises(CheckFailed, match=re.escape(message or "probed should be the probe's run")):
+        checks.efficiency.precision_choice(precision, probed=probed, times=times)

@@ -8,7 +8,7 @@ import re
 
 import nbformat
 import pytest
-from claims import Claim, ClaimFailed, check, load, uncovered_numbers
+from claims import Claim, ClaimFailed, check, collapse, load, uncovered_numbers
 from learner_text import harness_language
 from notebook_harness import notebooks
 
@@ -51,11 +51,20 @@ def test_no_learner_mode_asserts_in_notebooks(stored):
     """Guards of the prose live in tests/claims, not in `if not SMOKE:` blocks a learner reads."""
     stem, nb = stored
     guarded = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
-               and re.search(r"^\s*if not SMOKE\b.*:\s*\n(\s+.*\n)*?\s+assert\b", c.source, re.M)]
+               and re.search(r"^[ \t]*if not SMOKE\b[^\n]*\n(?:[ \t]+[^\n]*\n)*?[ \t]+assert\b",
+                             c.source + "\n", re.M)]
     assert not guarded, f"{stem}: cells {guarded} assert only outside smoke runs"
 
 
 # -- The mechanism itself ------------------------------------------------------------------
+
+def test_the_learner_mode_assert_finder_sees_a_commented_guard():
+    cell = nbformat.v4.new_code_cell("x = 1\nif not SMOKE:  # a comment\n    y = 2\n    assert x < y")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [cell]
+    with pytest.raises(AssertionError, match="assert only outside smoke runs"):
+        test_no_learner_mode_asserts_in_notebooks(("tiny", nb))
+
 
 def tiny_notebook(printed: str, prose: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
@@ -141,7 +150,7 @@ def test_altering_a_stored_figure_breaks_the_claim_that_quotes_it(stem):
                 break
         if not changed:
             continue
-        with pytest.raises(ClaimFailed, match=re.escape(claim.says[:30])):
+        with pytest.raises(ClaimFailed, match=re.escape(repr(collapse(claim.says))[:30])):
             check(claim, altered)
         return
     pytest.fail(f"{stem}: no claim's printed figure could be altered to test the check")

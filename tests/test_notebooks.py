@@ -23,7 +23,7 @@ REPORTED = {
     "06-lstm-vs-gru": ["adding_T{}_mse_rnn", "adding_T{}_mse_lstm", "adding_T{}_mse_gru"],
     "07-sentiment": ["sentiment_test_accuracy", "sentiment_vs_bow_mcnemar_p",
                      "sentiment_order_subset_accuracy", "sentiment_bow_order_subset_accuracy"],
-    "08-char-lm": ["charlm_val_loss_nats"],
+    "08-char-lm": ["charlm_val_loss_nats", "charlm_test_loss_nats"],
     "09-beyond": ["sunspots_rmse", "sunspots_persistence_rmse", "sunspots_ar_rmse",
                   "vowels_test_accuracy"],
     "10-efficiency": ["efficiency_scan_seq_over_par_T{}"],

@@ -120,3 +120,93 @@ def test_seed_summary_text_formats_every_field():
 def test_seed_summary_says_what_is_wrong_with_bad_input(values, error, message):
     with pytest.raises(error, match=message):
         seed_summary(values)
+
+
+# -- Student's t, the paired t-test, binomial intervals, Diebold-Mariano --------------------------
+
+@pytest.mark.parametrize(("q", "df", "expected"), [
+    (0.975, 1, 12.706205), (0.975, 2, 4.302653), (0.975, 5, 2.570582), (0.975, 30, 2.042272),
+    (0.95, 10, 1.812461), (0.5, 7, 0.0)])
+def test_t_quantiles_match_the_printed_tables(q, df, expected):
+    from rnnlib.stats import t_quantile
+
+    assert t_quantile(q, df) == pytest.approx(expected, abs=2e-6)
+
+
+def test_t_cdf_has_the_closed_form_of_two_degrees_of_freedom():
+    """With 2 degrees of freedom P(T <= t) = 1/2 + t / (2 sqrt(t^2 + 2)), exactly."""
+    from rnnlib.stats import t_cdf
+
+    for t in (-7.0, -1.3, 0.0, 0.4, 2.6, 30.0):
+        assert t_cdf(t, 2) == pytest.approx(0.5 + t / (2 * math.sqrt(t * t + 2)), abs=1e-12)
+
+
+def test_paired_t_by_hand_and_its_interval():
+    from rnnlib.stats import paired_t
+
+    a, b = [1.0, 2.0, 3.5], [0.5, 1.1, 2.0]
+    d = [0.5, 0.9, 1.5]
+    mean = sum(d) / 3
+    se = math.sqrt(sum((x - mean) ** 2 for x in d) / 2) / math.sqrt(3)
+    result = paired_t(a, b)
+    assert result.mean == pytest.approx(mean) and result.se == pytest.approx(se)
+    assert result.t == pytest.approx(mean / se) and result.df == 2
+    t = mean / se
+    assert result.p_value == pytest.approx(1 - t / math.sqrt(t * t + 2), abs=1e-12)
+    assert result.low == pytest.approx(mean - 4.302653 * se, abs=1e-5)
+    assert result.p_value > 0.05 and result.low < 0 < result.high  # 3.3 SE is not enough at df=2
+
+
+def test_paired_t_refuses_unpaired_or_too_few_values():
+    from rnnlib.stats import paired_t
+
+    with pytest.raises(ValueError, match="paired"):
+        paired_t([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="at least 2 pairs"):
+        paired_t([1.0], [2.0])
+
+
+def test_binomial_interval_is_wilsons():
+    from rnnlib.stats import binomial_interval
+
+    low, high = binomial_interval(770, 1000)
+    # Wilson's interval for 77% of 1,000 at 95% (z = 1.959964), computed by hand
+    z, p, n = 1.959964, 0.77, 1000
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    assert (low, high) == pytest.approx((centre - half, centre + half), abs=1e-6)
+    assert binomial_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
+    assert binomial_interval(10, 10)[1] == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="0 <= k <= n"):
+        binomial_interval(11, 10)
+
+
+def test_diebold_mariano_sees_a_real_difference_and_not_a_fake_one():
+    import numpy as np
+
+    from rnnlib.stats import diebold_mariano
+
+    rng = np.random.default_rng(0)
+    target_noise = rng.normal(size=400)
+    good, bad = 0.5 * target_noise, 1.5 * target_noise + 0.2 * rng.normal(size=400)
+    better = diebold_mariano(good, bad, horizon=1)
+    assert better.mean < 0 and better.p_value < 1e-6
+    same = diebold_mariano(good, good[::-1].copy(), horizon=1)
+    assert same.p_value > 0.05
+    with pytest.raises(ValueError, match="horizon"):
+        diebold_mariano(good, bad, horizon=0)
+
+
+def test_diebold_mariano_widens_with_the_horizon_on_autocorrelated_differences():
+    """Overlapping multi-step forecasts give correlated loss differences: allowing for them
+    must make the same mean difference less significant than pretending they are independent."""
+    import numpy as np
+
+    from rnnlib.stats import diebold_mariano
+
+    rng = np.random.default_rng(1)
+    shocks = rng.normal(size=312)
+    smooth = np.convolve(shocks, np.ones(12) / 12, mode="valid")  # correlated over 12 steps
+    a, b = 1.0 + 0.3 * smooth, np.full_like(smooth, 1.05)
+    naive, allowed = diebold_mariano(a, b, horizon=1), diebold_mariano(a, b, horizon=12)
+    assert abs(allowed.statistic) < abs(naive.statistic)

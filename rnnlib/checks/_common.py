@@ -1,27 +1,102 @@
 """The helpers every self-check is built from, once for all notebooks.
 
 A check prints one line starting with a tick when the answer is right (``passed``). When it is
-wrong it raises ``CheckFailed`` (an ``AssertionError``) whose message says what was expected,
-what came, and where to look: never just "wrong". ``expect*`` raise with such a message;
-``is_close`` and ``layer_params`` are what several notebooks' checks compare against, and
+wrong, the message says what was expected, what came, and where to look: never just "wrong".
+``expect*`` raise ``CheckFailed`` (an ``AssertionError``) with such a message; ``is_close`` and
+``layer_params`` are what several notebooks' checks compare against, and
 ``compare_gradients``, ``expect_finite_differences_agree``, ``expect_no_known_mistake`` and
 ``wrong_blocks`` are the shared steps of judging a hand-written backward pass (notebooks 04
 and 05).
+
+**Check and go on** (``binds``): an exercise's check cell binds the names the rest of the
+notebook uses, ``x = rnnlib.checks.batch_first_batch(x)``. A right answer is bound as it is. An
+untouched stub or a wrong answer makes the check say so in a line and bind the course's
+reference instead, so that "Run All" runs the whole notebook whatever was skipped. With
+``RNNLIB_STRICT_CHECKS=1`` (graders, the tests) a failing check raises ``CheckFailed``.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
+import textwrap
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
 __all__ = ["CheckFailed", "passed", "expect", "expect_answered", "expect_shape", "expect_close",
            "is_close", "layer_params", "same_gradient", "compare_gradients",
-           "expect_finite_differences_agree", "expect_no_known_mistake", "wrong_blocks"]
+           "expect_finite_differences_agree", "expect_no_known_mistake", "wrong_blocks",
+           "binds", "strict", "is_stub"]
 
 
 class CheckFailed(AssertionError):
     """An exercise answer is not right yet; the message says why."""
+
+
+def strict() -> bool:
+    """``RNNLIB_STRICT_CHECKS=1``: a failing check raises instead of binding the reference."""
+    from rnnlib.course import env_flag
+
+    return env_flag("RNNLIB_STRICT_CHECKS")
+
+
+def is_stub(value: Any) -> bool:
+    """An exercise left as it came: None, ``...``, or a function without a return statement."""
+    if value is None or value is Ellipsis:
+        return True
+    if not inspect.isfunction(value):
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(value)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    return not any(isinstance(node, ast.Return | ast.Yield | ast.YieldFrom)
+                   for node in ast.walk(tree))
+
+
+def binds(*names: str, reference: Callable[..., Any]) -> Callable:
+    """Turn a check into one that binds what later cells use, and never stops "Run All".
+
+    The check's first ``len(names)`` positional arguments are the learner's answers, called
+    ``names`` in the notebook (``radius_and_norm, long_run = checks.radius_and_norm(
+    radius_and_norm, long_run)``). The bound check returns them unchanged when the check
+    passes. When it fails, or the learner's code raises inside it, it prints what is wrong
+    (one line for an untouched stub) and returns ``reference(*args, **kwargs)``: the course's
+    own answers, in the same order. Under ``RNNLIB_STRICT_CHECKS=1`` it raises
+    ``CheckFailed`` instead.
+    """
+    def decorate(check: Callable) -> Callable:
+        @functools.wraps(check)
+        def bound(*args, **kwargs):
+            answers = args[:len(names)]
+            try:
+                check(*args, **kwargs)
+            except CheckFailed as failure:
+                problem, cause = failure, None
+            except Exception as error:  # the learner's code raised inside the check
+                problem = CheckFailed(f"running your answer raised {type(error).__name__}: "
+                                      f"{error}")
+                cause = error
+            else:
+                return answers[0] if len(names) == 1 else tuple(answers)
+            if strict():
+                raise problem from cause
+            listed = " and ".join(f"`{name}`" for name in names)
+            if all(is_stub(answer) for answer in answers):
+                print(f"\N{RIGHTWARDS ARROW} {listed} not written yet: the rest of the "
+                      f"notebook runs on the course's reference.")
+            else:
+                print(f"\N{BALLOT X} {problem}\n\N{RIGHTWARDS ARROW} the rest of the "
+                      f"notebook runs on the course's reference for {listed}.")
+            return reference(*args, **kwargs)
+
+        bound.binds = names
+        bound.check = check  # the raising check itself, for tests
+        return bound
+    return decorate
 
 
 def passed(what: str) -> None:

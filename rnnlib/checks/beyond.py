@@ -134,8 +134,21 @@ def persistence_rmse(fn) -> None:
     passed("the persistence RMSE: predict each value by the one `horizon` steps earlier")
 
 
-def channel_stats(fn) -> None:
-    """Exercise 09.4: ``fn(series)`` -> per-channel mean and std over all frames, each (F,)."""
+_SOURCES = {
+    "fit": "the 216 utterances the models fit: the strictest for the validation check, whose 54 "
+           "utterances then shape nothing; the final models, trained on all 270, are then "
+           "scaled with statistics of a part of their data",
+    "training": "all 270 training utterances: the data the final models train on; the 54 held "
+                "out for validation share in the statistics, a small leak into the validation "
+                "check and none into the test",
+}
+
+
+def channel_stats(fn, stats_from=None) -> None:
+    """Exercise 09.4: ``fn(series)`` -> per-channel mean and std over all frames, each (F,);
+    then a decision: ``stats_from``, the utterances the statistics come from: ``"fit"`` (the
+    216 the models fit), ``"training"`` (all 270) or ``"training and test"`` (all 640).
+    """
     import numpy as np
 
     expect_answered(fn, "channel_stats")
@@ -186,7 +199,21 @@ def channel_stats(fn) -> None:
     expect(near(std, right_std, rtol=1e-2), f"the per-channel std should be "
                                             f"{np.round(right_std, 4).tolist()}, got "
                                             f"{np.round(std, 4).tolist()}")
-    passed("one mean and one std per channel, over every frame of every utterance")
+    if stats_from is None or stats_from is Ellipsis:
+        raise CheckFailed('the statistics are right. Now the decision: set stats_from = "fit", '
+                          '"training" or "training and test", the utterances the mean and std '
+                          "come from")
+    choice = stats_from.strip().lower() if isinstance(stats_from, str) else stats_from
+    if choice == "training and test":
+        raise CheckFailed("not with the test utterances: their mean and spread are facts about "
+                          "the test set, and every model would be built with them before the "
+                          "test is scored. A recording that arrives after the model is built "
+                          "is scaled with statistics it had no part in: the test utterances "
+                          "stand for those recordings")
+    expect(choice in _SOURCES, f"stats_from should be one of 'fit', 'training' or 'training "
+                               f"and test', got {stats_from!r}")
+    passed("one mean and one std per channel, over every frame of every utterance; "
+           f"statistics from {_SOURCES[choice]}")
 
 
 

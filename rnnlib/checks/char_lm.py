@@ -1,6 +1,7 @@
 """Self-checks of notebook 08, the character language model (``08-char-lm.ipynb``): unigram
-entropy, bits and perplexity from a loss in nats, detaching the carried state, and the
-experiment that resets the state at every window of the validation text.
+entropy, bits and perplexity from a loss in nats with a comparison across tokenisations,
+detaching the carried state, and the experiment that resets the state at every window of the
+validation text.
 """
 
 from __future__ import annotations
@@ -61,9 +62,20 @@ def charlm_unigram_entropy(fn) -> None:
     passed("unigram_entropy is -sum p ln p over the character frequencies, in nats")
 
 
-def charlm_units(fn) -> None:
-    """Exercise 08.2: ``fn(loss_nats)`` -> ``(bits_per_char, perplexity)``."""
+_WORD_PERPLEXITY = 300     # the word model of Exercise 3, per token
+_CHAR_BITS = 2.30          # the character model of Exercise 3, bits per character
+_WORD_TOKENS = r"[A-Za-z']+|[^A-Za-z'\s]"   # words and punctuation marks; spaces not predicted
+_MODELS = ("character model", "word model")
+
+
+def charlm_units(fn, better=None, *, val_text: str | None = None) -> None:
+    """Exercise 08.3: ``fn(loss_nats)`` -> ``(bits_per_char, perplexity)``; then a decision:
+    ``better`` is ``"character model"`` (2.30 bits per character) or ``"word model"`` (a
+    perplexity of 300 per token of ``val_text``, tokens = words and punctuation marks), the one
+    that predicts the validation text better, compared in one unit: loss per character.
+    """
     import math
+    import re
 
     expect_answered(fn, "nats_to_bits_and_perplexity")
     for loss in (1.5, 2.0, math.log(65)):
@@ -97,11 +109,37 @@ def charlm_units(fn) -> None:
                               "nats the base is e, perplexity = exp(loss)")
         expect(abs(ppl - right_ppl) < 1e-6 * right_ppl,
                f"{call} gave perplexity {ppl:.4f}, expected {right_ppl:.4f} = exp({loss:.4g})")
-    passed("bits = nats / ln 2 and perplexity = exp(nats); ln 65 nats is a perplexity of 65")
+    expect(isinstance(val_text, str) and len(val_text) > 0,
+           f"val_text should be the validation text (a str), got {type(val_text).__name__}")
+    if better is None or better is Ellipsis:
+        raise CheckFailed('the conversions are right. Now the decision: set better = '
+                          '"character model" or "word model", the one that predicts the '
+                          "validation text better")
+    choice = better.strip().lower() if isinstance(better, str) else better
+    if choice not in _MODELS:
+        raise CheckFailed(f"better should be one of {', '.join(map(repr, _MODELS))}, got "
+                          f"{better!r}")
+    tokens = len(re.findall(_WORD_TOKENS, val_text))
+    word_nats = tokens * math.log(_WORD_PERPLEXITY) / len(val_text)   # per character
+    char_nats = _CHAR_BITS * math.log(2)
+    right = "word model" if word_nats < char_nats else "character model"
+    if choice != right:
+        raise CheckFailed(
+            f"not the {choice}. Per token the word model pays ln {_WORD_PERPLEXITY} = "
+            f"{math.log(_WORD_PERPLEXITY):.2f} nats and the character model {char_nats:.2f}, "
+            "but a perplexity is per token, and the two models have different tokens. Compare "
+            f"the total over the text: {tokens:,} word tokens against {len(val_text):,} "
+            "characters, so per character the word model pays "
+            f"{tokens:,} x {math.log(_WORD_PERPLEXITY):.2f} / {len(val_text):,}")
+    passed(f"bits = nats / ln 2 and perplexity = exp(nats); ln 65 nats is a perplexity of 65. "
+           f"The word model's {tokens:,} tokens at ln {_WORD_PERPLEXITY} nats each are "
+           f"{word_nats:.3f} nats = {word_nats / math.log(2):.3f} bits per character of the "
+           f"{len(val_text):,}, against the character model's {_CHAR_BITS:.2f} bits: the "
+           f"{right} predicts this text better")
 
 
 def charlm_detach_state(fn) -> None:
-    """Exercise 08.3: ``fn(state)`` -> the state with every tensor detached, same structure."""
+    """Exercise 08.2: ``fn(state)`` -> the state with every tensor detached, same structure."""
     expect_answered(fn, "detach_state")
     w = torch.ones(3, requires_grad=True)
     h, c = torch.randn(2, 4, 3) * w, torch.randn(2, 4, 3) * w    # part of a graph

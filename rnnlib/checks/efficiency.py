@@ -1,5 +1,6 @@
 """Self-checks of notebook 10, efficiency (``10-efficiency.ipynb``): the FLOPs of one LSTM
-step, a numerically stable log g, and a minGRU gate bias that starts out remembering.
+step, float32 or bf16 for an LSTM on this CPU, a numerically stable log g, and a minGRU gate
+bias that starts out remembering.
 """
 
 from __future__ import annotations
@@ -47,8 +48,61 @@ def lstm_step_flops(answer) -> None:
     passed(f"{right:,} FLOPs (~{right / 1e6:.1f} MFLOP): 8 H (I + H) B for one LSTM step")
 
 
+# A bf16 run this much faster (or slower) than float32 decides the question; in between, both
+# answers are defensible.
+CLEARLY_FASTER = 1.15
+
+
+def precision_choice(precision, *, probed, times) -> None:
+    """Exercise 10.2 (decide): train an ``nn.LSTM`` on this CPU in "bf16" or "float32"?
+
+    ``probed`` is ``rnnlib.train.probe``'s run of the LSTM under bf16 autocast (its ``ran``
+    says whether the layer ran at all); ``times`` the median milliseconds of its forward and
+    backward, keys ``"float32"`` and ``"bf16 autocast"``, read only when the probe ran. Where
+    the LSTM cannot run in bf16, or bf16 was clearly faster or clearly slower, one answer is
+    right; within ``CLEARLY_FASTER`` either way, both pass.
+    """
+    if precision is None or precision is Ellipsis:
+        raise CheckFailed('decide first: set precision = "bf16" or "float32", from what the '
+                          "probe and the timing above reported on this machine")
+    if not isinstance(precision, str) or precision.strip().lower() not in ("bf16", "float32"):
+        raise CheckFailed(f'precision should be "bf16" or "float32", got {precision!r}')
+    choice = precision.strip().lower()
+    if not hasattr(probed, "ran"):
+        raise CheckFailed("probed should be the probe's run of the LSTM (lstm_in_bf16 above), "
+                          f"got {type(probed).__name__}")
+    if not probed.ran:
+        if choice == "bf16":
+            raise CheckFailed(f"the probe says this CPU cannot run the LSTM in bf16 ({probed}): "
+                              "fit(amp='bf16') would fall back to float32 anyway. Keep float32")
+        passed("float32: this CPU cannot run the LSTM in bf16 at all (the probe failed), so "
+               "float32 is the only choice")
+        return
+    try:
+        speedup = float(times["float32"]) / float(times["bf16 autocast"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        raise CheckFailed('times should be the timings of the bf16 cell above, a dict with '
+                          f'"float32" and "bf16 autocast" in milliseconds, got {times!r}') from None
+    if choice == "float32" and speedup >= CLEARLY_FASTER:
+        raise CheckFailed(f"bf16 ran here, and {speedup:.2f}x as fast as float32: over an hour "
+                          "of training that is a lot of time saved. Autocast computes only the "
+                          "matrix products in bf16; the weights, their gradients and the "
+                          "optimizer's state stay in float32, so the risk is small. Choose bf16")
+    if choice == "bf16" and speedup <= 1 / CLEARLY_FASTER:
+        raise CheckFailed(f"bf16 runs here, but at {speedup:.2f}x the speed of float32: slower. "
+                          "This CPU converts between bf16 and float32 instead of computing in "
+                          "bf16 natively; keep float32")
+    if 1 / CLEARLY_FASTER < speedup < CLEARLY_FASTER:
+        why = "too close to call: either is defensible, and float32 is the simpler default"
+    elif speedup >= CLEARLY_FASTER:
+        why = "clearly faster, at little risk"
+    else:
+        why = "slower: float32 it is"
+    passed(f"{choice}: the LSTM ran in bf16 here at {speedup:.2f}x the speed of float32, {why}")
+
+
 def log_g_stable(fn) -> None:
-    """Exercise 10.2: ``fn(x)`` = log g(x), finite for every finite x (float32)."""
+    """Exercise 10.3: ``fn(x)`` = log g(x), finite for every finite x (float32)."""
     import torch.nn.functional as F
 
     expect_answered(fn, "log_g")
@@ -90,7 +144,7 @@ def log_g_stable(fn) -> None:
 
 
 def mingru_gate_bias(prediction, biased_mse, *, default_mse) -> None:
-    """Exercise 10.3 (experiment): a minGRU whose gate bias b_z starts at -3.
+    """Exercise 10.4 (experiment): a minGRU whose gate bias b_z starts at -3.
 
     ``prediction`` is the learner's recorded guess, "lower" or "higher" (the biased model's
     final validation MSE against the default's mean over seeds), made before training;

@@ -44,14 +44,6 @@ def _step_variant(x, h, weight_ih, weight_hh, bias_ih, bias_hh, reset="before",
     return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
 
 
-
-
-
-
-
-
-
-
 def matching_gru_hidden(fn) -> None:
     """Exercise 05.3: the largest GRU hidden size whose parameters fit an LSTM's budget."""
     import math
@@ -160,7 +152,6 @@ def from_swapped_convention(fn) -> None:
            "1 - sigmoid(a) = sigmoid(-a)")
 
 
-
 # ---- the backward pass of one step (derived in the notebook, written in NumPy by the learner)
 
 _BACKWARD_NAMES = ("dx", "dh_prev", "dW_ih", "dW_hh", "db_ih", "db_hh")
@@ -192,12 +183,12 @@ def _backward_variant(dh, cache, *, dz_sign=1.0, direct=True, through_r=True, ta
     da_n = dn * (1 - n**2) if tanh else dn
     da_r = da_n * gh_n * r * (1 - r) if through_r else np.zeros_like(da_n)
     da_z = dz * z * (1 - z)
-    dgi = np.concatenate([da_r, da_z, da_n], axis=1)
-    dgh = np.concatenate([da_r, da_z, da_n * r if r_on_hn else da_n], axis=1)
-    dh_prev = dgh @ W_hh
+    da_i = np.concatenate([da_r, da_z, da_n], axis=1)
+    da_h = np.concatenate([da_r, da_z, da_n * r if r_on_hn else da_n], axis=1)
+    dh_prev = da_h @ W_hh
     if direct:
         dh_prev = dh_prev + dh * z
-    return dgi @ W_ih, dh_prev, dgi.T @ x, dgh.T @ h_prev, dgi.sum(0), dgh.sum(0)
+    return da_i @ W_ih, dh_prev, da_i.T @ x, da_h.T @ h_prev, da_i.sum(0), da_h.sum(0)
 
 
 def _numerical_gradients(args, dh) -> list:
@@ -239,7 +230,7 @@ def gru_step_backward(fn) -> None:
            + (f"{len(got)} values" if isinstance(got, tuple | list) else type(got).__name__))
     expect(all(np.array_equal(a, s) for a, s in zip((dh, *cache[:4]), saved, strict=True)),
            "gru_step_backward changed the cache in place (x, h_prev or a weight): compute new "
-           "arrays instead (e.g. dgh = ..., not W_hh -= ...)")
+           "arrays instead (e.g. da_h = ..., not W_hh -= ...)")
     right = reference.gru_step_backward(dh, cache)
     shapes = {"dx": "(B, I)", "dh_prev": "(B, H)", "dW_ih": "(3H, I)", "dW_hh": "(3H, H)",
               "db_ih": "(3H,)", "db_hh": "(3H,)"}
@@ -285,8 +276,8 @@ def gru_step_backward(fn) -> None:
         f"{reference.relative_error(got[k], numeric[k]):.2g}, where a right gradient gives "
         f"about 1e-9); all wrong: {', '.join(wrong)}. "
         f"Right: {', '.join(n for n in _BACKWARD_NAMES if n not in wrong) or 'none'}. Go back "
-        "through the derivation above one line at a time: dn and dz from h', then da_n, "
-        "then dr and da_r, da_z, then the two sides dgi and dgh")
+        "through the forward one line at a time, last line first: dn and dz from h', then "
+        "da_n, then dr and da_r, da_z, then the two sides da_i and da_h")
 
 
 # ---- the experiment: the update gate's bias and the gradient through time

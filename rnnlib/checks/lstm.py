@@ -233,7 +233,11 @@ def _backward_variant(dh, dc, cache, *, through_h=True, tanh_of_c=True, sigmoid_
 
 
 def _backward_numerical(args, dh, dc) -> list:
-    """Central finite differences of L = sum(h * dh) + sum(c * dc) w.r.t. each forward argument."""
+    """Central finite differences of L = sum(h * dh) + sum(c * dc) w.r.t. each forward argument.
+
+    In this loss dL/dh = dh, and c meets dc directly, as step t + 1's gradient would; so
+    dL/dc = dc + dh * o * (1 - tanh(c)**2), the dc_total of the derivation.
+    """
     import numpy as np
 
     from rnnlib import reference
@@ -253,6 +257,8 @@ def _backward_numerical(args, dh, dc) -> list:
 def lstm_step_backward(fn) -> None:
     """Exercise 04.2: ``fn(dh, dc, cache)`` -> (dx, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh).
 
+    ``dh`` is dL/dh_t; ``dc`` is delta c, the gradient that step t + 1 sends back along the
+    cell (not yet dL/dc_t, which adds the road through h_t: ``dc_total`` in the notebook).
     ``cache`` is ``rnnlib.reference.lstm_step_forward``'s:
     (x, h_prev, c_prev, W_ih, W_hh, i, f, g, o, tanh_c). Judged against
     ``rnnlib.reference.lstm_step_backward`` and against central finite differences of
@@ -268,7 +274,7 @@ def lstm_step_backward(fn) -> None:
         got = fn(dh.copy(), dc.copy(), tuple(np.array(a, copy=True) for a in cache))
     except Exception as error:
         raise CheckFailed(f"lstm_step_backward raised {type(error).__name__}: {error}. It was "
-                          "called with dh and dc of shape (B, H) = (3, 5) and the cache of "
+                          "called with dh and dc (delta c, from step t + 1) of shape (B, H) = (3, 5) and the cache of "
                           "reference.lstm_step_forward: x (3, 4), h_prev and c_prev (3, 5), "
                           "W_ih (20, 4), W_hh (20, 5), then i, f, g, o and tanh_c, each "
                           "(3, 5)") from error
@@ -293,8 +299,9 @@ def lstm_step_backward(fn) -> None:
         return
 
     mistakes = [
-        (dict(through_h=False), "dc_total is missing the path through h: c_t also reaches the "
-         "loss through h_t = o * tanh(c_t), so dc_total = dc + dh * o * (1 - tanh_c**2)"),
+        (dict(through_h=False), "dc_total (dL/dc_t) is missing the road through h: dc is only "
+         "what step t + 1 sends back along the cell, and c_t also reaches the loss through "
+         "h_t = o * tanh(c_t), so dc_total = dc + dh * o * (1 - tanh_c**2)"),
         (dict(tanh_of_c=False), "the derivative of tanh(c) is 1 - tanh(c)**2 = 1 - tanh_c**2, "
          "not 1 - c**2 (tanh_c is in the cache)"),
         (dict(do_times_tanh=False), "do should be dh * tanh_c: o multiplies tanh(c_t), not c_t"),
@@ -329,7 +336,7 @@ def lstm_step_backward(fn) -> None:
         "gradient gives about 1e-9). "
         f"Wrong: {', '.join(wrong)}; right: "
         f"{', '.join(n for n in _BACKWARD_NAMES if n not in wrong) or 'none'}. Go back through "
-        "the derivation one line at a time: do and dc_total from h_t, then di, df, dg, dc_prev "
+        "the derivation one line at a time: do and dc_total (dL/dc_t) from h_t, then di, df, dg, dc_prev "
         "from c_t, then the four pre-activations, then the two matrix products")
 
 

@@ -1,6 +1,6 @@
 """Self-checks of notebook 06, LSTM vs GRU (``06-lstm-vs-gru.ipynb``): hidden sizes matched
-by parameter count, paired differences between cells run with the same seeds,
-steps to a target loss, and the forget-bias experiment.
+by parameter count, paired differences between cells run with the same seeds (and the
+decision whether three seeds show one), steps to a target loss, and the forget-bias experiment.
 """
 
 from __future__ import annotations
@@ -114,14 +114,18 @@ def steps_to_target(fn) -> None:
 
 
 
-def paired_difference(fn) -> None:
-    """Exercise 06.2: ``fn(a, b)`` -> (mean of a - b per seed, standard error of those differences)."""
+def paired_difference(fn, shown=None) -> None:
+    """Exercise 06.2: ``fn(a, b)`` -> (mean of a - b per seed, standard error of those
+    differences); then ``shown``, a decision: is the example's difference shown at the 5% level,
+    judged with Student's t for three seeds (2 degrees of freedom), not with two standard errors?"""
+    import math
+
     import numpy as np
 
     expect_answered(fn, "paired_difference")
     a = [0.30, 0.52, 0.41]   # e.g. cell A's metric for seeds 0, 1, 2
-    b = [0.25, 0.45, 0.38]   # cell B's, the same seeds in the same order
-    call = "paired_difference([0.30, 0.52, 0.41], [0.25, 0.45, 0.38])"
+    b = [0.27, 0.45, 0.39]   # cell B's, the same seeds in the same order
+    call = "paired_difference([0.30, 0.52, 0.41], [0.27, 0.45, 0.39])"
     got = fn(list(a), list(b))
     expect_answered(got, call)
     expect(isinstance(got, tuple | list) and len(got) == 2,
@@ -158,8 +162,30 @@ def paired_difference(fn) -> None:
     expect_answered(same, "paired_difference([1, 2], [1, 2])")
     expect(near(float(torch.as_tensor(same[0])), 0.0) and near(float(torch.as_tensor(same[1])), 0.0),
            f"two identical lists should differ by 0 ± 0, got {same!r}")
-    passed(f"a - b = {right_mean:.3f} ± {right_se:.3f} per seed; unpaired, the error would "
-           f"have been {unpaired:.3f}")
+    ratio = right_mean / right_se
+    p_value = 1 - abs(ratio) / math.sqrt(ratio * ratio + 2)   # two-sided, t with 2 d.o.f.
+    critical = 4.303                                         # t(0.975) with 2 d.o.f.
+    if shown is None or shown is Ellipsis:
+        raise CheckFailed(f"paired_difference is right: a - b = {right_mean:.3f} ± "
+                          f"{right_se:.3f} per seed. Now decide: set shown = True if that "
+                          "difference is shown at the 5% level with these three seeds, False "
+                          "if not")
+    expect(isinstance(shown, bool | np.bool_),
+           f"shown should be True or False, got {shown!r}")
+    if bool(shown) and abs(ratio) <= critical:
+        raise CheckFailed(f"the difference is {ratio:.1f} standard errors from 0: beyond the "
+                          f"rule of thumb of two, but that rule assumes the standard error is "
+                          f"known. With 3 seeds it is estimated from 3 differences, and the "
+                          f"ratio of two equally good cells follows Student's t with 2 degrees "
+                          f"of freedom: 5% of such ratios lie beyond ±{critical:.2f}. Is "
+                          f"{ratio:.1f} beyond that?")
+    expect(bool(shown) == (abs(ratio) > critical),
+           f"the difference is {ratio:.1f} standard errors from 0, beyond ±{critical:.2f}, the "
+           f"5% line of t with 2 degrees of freedom: that is shown")
+    passed(f"a - b = {right_mean:.3f} ± {right_se:.3f} per seed; unpaired, the error would have "
+           f"been {unpaired:.3f}. {ratio:.1f} standard errors with 3 seeds: "
+           f"{'shown' if abs(ratio) > critical else 'not shown'} at 5% (t with 2 degrees of "
+           f"freedom, p = {p_value:.2f})")
 
 
 def forget_bias_experiment(prediction, model, x_val, y_val, val_mse) -> None:

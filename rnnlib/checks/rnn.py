@@ -94,8 +94,10 @@ def rnn_step_backward(fn) -> None:
             raise CheckFailed(f"{name} is half of da.sum(axis=0): the two biases do not share "
                               "the gradient; each gets all of it")
         raise CheckFailed(f"{name} has the right shape but wrong values (largest difference "
-                          f"{np.abs(got[k] - right[k]).max():.3g}). Check the formula for {name} "
-                          "in the derivation above; the other gradients that differ: "
+                          f"{np.abs(got[k] - right[k]).max():.3g}). Go back through the affine "
+                          f"map for {name}: which entries of a does each entry of its variable "
+                          "touch, and how do the batch's rows add up? The other gradients that "
+                          "differ: "
                           + ", ".join(n for n, g, r in zip(_GRAD_NAMES, got, right,
                                                            strict=True)
                                       if not np.allclose(g, r, atol=1e-8)))

@@ -1,5 +1,6 @@
 """Self-checks of notebook 07, sentiment (``07-sentiment.ipynb``): the majority baseline, a
-logit from a packed batch, accuracy from logits, and the shuffled-word-order experiment.
+logit from a packed batch, accuracy from logits (and the decision what early stopping watches),
+and the shuffled-word-order experiment.
 """
 
 from __future__ import annotations
@@ -121,9 +122,11 @@ def packed_logit(fn) -> None:
     passed("one logit per sentence, from the state after its last real word")
 
 
-def logit_accuracy(fn) -> None:
+def logit_accuracy(fn, stop_on=None) -> None:
     """Exercise 07.3: ``fn(logits, labels)`` -> the fraction of sentences where
-    ``logit > 0`` agrees with the 0/1 label."""
+    ``logit > 0`` agrees with the 0/1 label; then ``stop_on``, a decision: which validation
+    figure early stopping should watch, ``"loss"`` or ``"accuracy"``. Either is accepted; the
+    message says what each one weighs."""
     expect_answered(fn, "logit_accuracy")
     logits = torch.tensor([2.0, -1.0, 0.3, -0.2, 1.5, -3.0, 0.2, -0.4, 0.4, -2.5])
     labels = torch.tensor([0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 1.0])
@@ -164,7 +167,17 @@ def logit_accuracy(fn) -> None:
     expect(abs(results[1] - right) < 1e-6,
            f"with float labels it gives {right}, but with integer labels {results[1]:.4g}: "
            "compare with (labels == 1) or convert labels to float first")
-    passed("accuracy from logits: positive exactly when the logit is above 0")
+    if stop_on is None or stop_on is Ellipsis:
+        raise CheckFailed("logit_accuracy is right. Now decide: set stop_on = \"loss\" or "
+                          "\"accuracy\", the validation figure early stopping should watch")
+    expect(stop_on in ("loss", "accuracy"),
+           f'stop_on should be "loss" or "accuracy", got {stop_on!r}')
+    why = ("the loss moves with the confidence of every sentence, so it shows over-fitting "
+           "before a single prediction flips" if stop_on == "loss" else
+           "accuracy is what you report, but it moves only when a prediction flips, one "
+           "sentence at a time, so two epochs often differ by a few lucky sentences")
+    passed(f"accuracy from logits: positive exactly when the logit is above 0. Stopping on the "
+           f"validation {stop_on}: {why}")
 
 
 

@@ -77,8 +77,9 @@ def training_vocab(vocab, train_texts, val_texts, max_unknown: float = 0.10) -> 
 
     if vocab.itos[2:] and set(vocab.itos[2:]) - set(train_tokens):
         raise CheckFailed("the vocabulary holds words that are not in the training sentences: "
-                          "build it from the training tokens only, or the validation score "
-                          "would flatter the model")
+                          "build it from the training tokens only. Words seen only outside "
+                          "training would never be learned, and the unknown-word rate you "
+                          "measure on validation would come out too low")
     rates, k = {}, 1
     while True:   # unknown rates only grow with min_freq: stop at the first one over the limit
         rates[k] = unknown(Vocab(train_tokens, min_freq=k))
