@@ -8,8 +8,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-# Tests: 2 workers (one per core), 1 torch thread each, notebooks in smoke mode.
-TEST_ENV := RNNLIB_SMOKE=1 RNNLIB_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
+# Tests: 2 workers (one per core), 1 torch thread each, notebooks in smoke mode, and a failing
+# self-check raises (strict), as it does for a grader.
+TEST_ENV := RNNLIB_SMOKE=1 RNNLIB_STRICT_CHECKS=1 RNNLIB_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 WORKERS ?= 2
 
 .PHONY: lab test test-avx2 venv outputs results data student lint clean

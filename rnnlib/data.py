@@ -719,3 +719,94 @@ def temporal_order(n: int, length: int, seed: int = 0) -> tuple[torch.Tensor, to
     x[rows, t1] = 6 + first
     x[rows, t2] = 6 + second
     return x, 2 * first + second
+
+
+# --------------------------------------------------------------------------- 8. sequence-to-sequence tasks
+#
+# Pairs of strings (source, target) for notebook 11, made by seeded code: no files.
+
+import datetime  # noqa: E402  (this section was added after the others)
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
+_CHINESE_DIGITS = "〇一二三四五六七八九"
+DATE_FORMATS = ("long", "day_month", "short", "chinese", "chinese_year", "slashes")
+
+
+def format_date(day: datetime.date, style: str) -> str:
+    """One date written in one of ``DATE_FORMATS``.
+
+    ``long`` "March 5, 2024"; ``day_month`` "5 March 2024"; ``short`` "5 Mar 2024";
+    ``chinese`` "2024年3月5日"; ``chinese_year`` "二〇二四年3月5日" (the year digit by digit);
+    ``slashes`` "05/03/2024" (day first).
+    """
+    if not isinstance(day, datetime.date):
+        raise TypeError(f"format_date: day should be a datetime.date, got {_got(day)}")
+    month = MONTHS[day.month - 1]
+    forms = {
+        "long": f"{month} {day.day}, {day.year}",
+        "day_month": f"{day.day} {month} {day.year}",
+        "short": f"{day.day} {month[:3]} {day.year}",
+        "chinese": f"{day.year}年{day.month}月{day.day}日",
+        "chinese_year": "".join(_CHINESE_DIGITS[int(c)] for c in str(day.year))
+                        + f"年{day.month}月{day.day}日",
+        "slashes": f"{day.day:02d}/{day.month:02d}/{day.year}",
+    }
+    if style not in forms:
+        raise ValueError(f"format_date: style should be one of {DATE_FORMATS}, got {style!r}")
+    return forms[style]
+
+
+def date_pairs(n: int, seed: int = 0, first_year: int = 1950,
+               last_year: int = 2049) -> list[tuple[str, str]]:
+    """``n`` distinct dates, each written in a random one of ``DATE_FORMATS``, with its ISO form.
+
+    Returns ``[("March 5, 2024", "2024-03-05"), ...]``: no date occurs twice, so a split of the
+    list by ``split_indices`` holds out dates never seen in training. Seeded: the same
+    ``(n, seed)`` gives the same list on every machine.
+    """
+
+    n = _expect_int("date_pairs", "n", n, minimum=1)
+    seed = _expect_int("date_pairs", "seed", seed, *_TORCH_SEEDS)
+    first_year = _expect_int("date_pairs", "first_year", first_year, 1, 9999)
+    last_year = _expect_int("date_pairs", "last_year", last_year, first_year, 9999)
+    start = datetime.date(first_year, 1, 1)
+    days = (datetime.date(last_year, 12, 31) - start).days + 1
+    if n > days:
+        raise ValueError(f"date_pairs: n should be at most the {days} days from {first_year} to "
+                         f"{last_year}, got {n}")
+    g = torch.Generator().manual_seed(seed)
+    offsets = torch.randperm(days, generator=g)[:n].tolist()
+    styles = torch.randint(len(DATE_FORMATS), (n,), generator=g).tolist()
+    pairs = []
+    for offset, style in zip(offsets, styles, strict=True):
+        day = start + datetime.timedelta(days=offset)
+        pairs.append((format_date(day, DATE_FORMATS[style]), day.isoformat()))
+    return pairs
+
+
+def reversal_pairs(n: int, min_length: int = 4, max_length: int = 40,
+                   seed: int = 0) -> list[tuple[str, str]]:
+    """``n`` distinct random digit strings and their reversals: ``[("3141", "1413"), ...]``.
+
+    Lengths are uniform in ``min_length .. max_length``; each digit uniform in 0-9. No source
+    occurs twice, so a split by ``split_indices`` holds out strings never seen in training.
+    """
+    n = _expect_int("reversal_pairs", "n", n, minimum=1)
+    min_length = _expect_int("reversal_pairs", "min_length", min_length, minimum=1)
+    max_length = _expect_int("reversal_pairs", "max_length", max_length, minimum=min_length)
+    seed = _expect_int("reversal_pairs", "seed", seed, *_TORCH_SEEDS)
+    possible = sum(10 ** k for k in range(min_length, min(max_length, 12) + 1))
+    if max_length <= 12 and n > possible // 2:
+        raise ValueError(f"reversal_pairs: n should be at most half the {possible} strings of "
+                         f"length {min_length}..{max_length}, got {n}")
+    g = torch.Generator().manual_seed(seed)
+    seen: set[str] = set()
+    pairs = []
+    while len(pairs) < n:
+        length = int(torch.randint(min_length, max_length + 1, (1,), generator=g))
+        source = "".join(map(str, torch.randint(10, (length,), generator=g).tolist()))
+        if source not in seen:
+            seen.add(source)
+            pairs.append((source, source[::-1]))
+    return pairs

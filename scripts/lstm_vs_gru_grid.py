@@ -326,8 +326,11 @@ def run_timing(adding: dict, charlm: dict, sentiment: dict, rounds: int, steps: 
     of every task is built first, then timed in turns, round-robin: round 1 times each
     configuration for ``steps`` steps, then round 2 does the same, and so on, ``rounds``
     times. A burst of other work then slows one round of every configuration alike instead of
-    all rounds of one. Each configuration keeps its median round (and its fastest, as a check).
-    ``main`` refuses to save the result when the load average says other work was running.
+    all rounds of one. Each configuration keeps its median round (and its fastest, as a check)
+    and its ``cpu_share``, the CPU time of this process over the wall time: the load average
+    misses a hypervisor taking the CPU away (steal), this share does not. ``main`` refuses to
+    save the result when the load average says other work was running, and records the lowest
+    share for the notebook to judge.
     """
     problems = []
     for T in adding["lengths"]:
@@ -378,19 +381,23 @@ def run_timing(adding: dict, charlm: dict, sentiment: dict, rounds: int, steps: 
         for i in range(3):
             step(job, i)
     times = [[] for _ in jobs]
+    cpu = [[] for _ in jobs]  # CPU seconds of this process in each round
     for _ in range(rounds):
         for k, job in enumerate(jobs):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             for i in range(steps):
                 step(job, i)
+            cpu[k].append(time.process_time() - start_cpu)
             times[k].append((time.perf_counter() - start) / steps)
     out = []
-    for (task, config, per_epoch, *_), seconds in zip(jobs, times, strict=True):
+    for (task, config, per_epoch, *_), seconds, busy in zip(jobs, times, cpu, strict=True):
         median = float(np.median(seconds))
         out.append({"task": task, **config, "seconds_per_step": round(median, 6),
                     "fastest_seconds_per_step": round(min(seconds), 6),
                     "rounds": len(seconds), "steps_per_epoch": per_epoch,
-                    "seconds_per_epoch": round(median * per_epoch, 3)})
+                    "seconds_per_epoch": round(median * per_epoch, 3),
+                    # near 1: nothing took the core away (the load average misses steal)
+                    "cpu_share": round(sum(busy) / (sum(seconds) * steps), 3)})
         log(out[-1])
     return out
 
@@ -581,7 +588,8 @@ def main(argv: list[str] | None = None) -> None:
             result["settings"]["timing"] = settings
             result["timing"] = timing
             result["timing_load"] = {"before": load_before, "after": course.load_average(),
-                                     "max_load": limit_load, "cpu_count": os.cpu_count()}
+                                     "max_load": limit_load, "cpu_count": os.cpu_count(),
+                                     "cpu_share": min(t["cpu_share"] for t in timing)}
             save()
         result["wall_seconds"][task] = round(time.perf_counter() - t0, 1)
     try:

@@ -69,21 +69,29 @@ HEADLINES = [
     ("06-lstm-vs-gru", "adding problem, T = 100, one seed live (test MSE)",
      lambda f: (f"tanh RNN {f['adding_T100_mse_rnn']:.3g}, LSTM {f['adding_T100_mse_lstm']:.2g}, "
                 f"GRU {f['adding_T100_mse_gru']:.2g}")),
-    ("07-sentiment", "sentiment, test accuracy, seed 0",
-     lambda f: (f"`LSTM(128)` {_pct(f['sentiment_test_accuracy'])}, BiLSTM "
+    ("07-sentiment", "sentiment, test accuracy, seed 0 (its own split, settings chosen on "
+     "validation; LSTM validation beside it)",
+     lambda f: (f"`LSTM(128)` {_pct(f['sentiment_test_accuracy'])} (validation "
+                f"{_pct(f['sentiment_val_accuracy'])}), BiLSTM "
                 f"{_pct(f['sentiment_bilstm_test_accuracy'])}, GRU "
                 f"{_pct(f['sentiment_gru_test_accuracy'])}; bag of words "
-                f"{_pct(f['sentiment_bow_test_accuracy'])}, majority class "
+                f"{_pct(f['sentiment_bow_test_accuracy'])}, bigram NB-SVM "
+                f"{_pct(f['sentiment_nbsvm_test_accuracy'])}, majority class "
                 f"{_pct(f['sentiment_majority_test_accuracy'])}; LSTM vs bag of words, "
                 f"McNemar p = {f['sentiment_vs_bow_mcnemar_p']:.2g}; on sentences with "
                 f"negation or contrast: LSTM {_pct(f['sentiment_order_subset_accuracy'])}, "
                 f"bag of words {_pct(f['sentiment_bow_order_subset_accuracy'])}")),
-    ("09-beyond", "sunspots, test RMSE (GRU: mean of 3 seeds)",
-     lambda f: (f"GRU {f['sunspots_rmse']:.1f}, ridge AR {f['sunspots_ar_rmse']:.1f}, "
-                f"persistence {f['sunspots_persistence_rmse']:.1f}, seasonal "
-                f"{f['sunspots_seasonal_rmse']:.1f}")),
+    ("09-beyond", "sunspots, 12 months ahead, test RMSE (GRU: mean of 3 seeds, validation "
+     "beside it)",
+     lambda f: (f"GRU {f['sunspots_rmse']:.1f} (validation {f['sunspots_val_rmse']:.1f}), ridge "
+                f"AR {f['sunspots_ar_rmse']:.1f}, persistence "
+                f"{f['sunspots_persistence_rmse']:.1f}, seasonal "
+                f"{f['sunspots_seasonal_rmse']:.1f}; GRU against the AR, Diebold-Mariano "
+                f"p = {f['sunspots_vs_ar_dm_p']:.2f} (seed 0)")),
     ("09-beyond", "Japanese vowels, test accuracy of an ensemble of 3 GRUs",
-     lambda f: _pct(f["vowels_test_accuracy"])),
+     lambda f: (f"{_pct(f['vowels_test_accuracy'])} (its members: "
+                f"{_pct(f['vowels_member_test_accuracy_mean'])} on average; validation "
+                f"{_pct(f['vowels_val_accuracy'])})")),
     ("10-efficiency", "adding problem, T = 50, at matched parameter counts (validation MSE, "
      "mean ± std over 3 seeds)",
      lambda f: "; ".join(
@@ -92,6 +100,12 @@ HEADLINES = [
          f"{f[f'efficiency_adding_T50_mse_{key}_seed_std']:.4f}"
          for key, name in (("gru", "GRU"), ("mingru", "minGRU"),
                            ("mingru_2layers", "minGRU, 2 layers")))),
+    ("11-seq2seq", "sequence to sequence, GRU encoder-decoder, one seed live: test exact match",
+     lambda f: (f"dates {_pct(f['seq2seq_dates_test_exact'])} with attention; digit-string "
+                f"reversal {_pct(f['seq2seq_reverse_test_exact_attention'])} with attention, "
+                f"{_pct(f['seq2seq_reverse_test_exact_plain'])} without (lengths 11-20: "
+                f"{_pct(f['seq2seq_reverse_test_exact_attention_len11_20'])} against "
+                f"{_pct(f['seq2seq_reverse_test_exact_plain_len11_20'])})")),
 ]
 
 

@@ -1,7 +1,9 @@
 """Each notebook, opened in JupyterLab in a real (headless) Chromium, runs all its cells cleanly.
 
 This is the learner's path: a JupyterLab server on localhost, the notebook opened from its URL,
-"Run All Cells", then every output read back from the page. Smoke mode, one torch thread.
+"Run All Cells", then every output read back from the page. Smoke mode, one torch thread, and
+self-checks as a learner has them (a failing one binds the course's reference and goes on), so
+a student copy with every exercise left undone must run to the end too.
 
 Needs a Chromium (Debian: `apt-get install chromium`; or set RNNLIB_CHROMIUM to its path).
 Without one the tests skip and say why, unless RNNLIB_REQUIRE_BROWSER=1 (as in CI), where a
@@ -54,6 +56,10 @@ STATE = f"""() => {{ const w = {CURRENT}; const cells = {CODE_CELLS};
   return 'kernel ' + ({KERNEL}?.status ?? 'none') + ', ' + ran + ' of ' + cells.length +
     ' code cells ran; the first not run: ' +
     (waiting ? waiting.sharedModel.getSource().slice(0, 120) : '-'); }}"""
+CHECK_OUTPUTS = f"""() => {{ const w = {CURRENT};
+  return Array.from(w.content.model.cells)
+      .filter(c => c.type === 'code' && c.sharedModel.getSource().includes('rnnlib.checks.'))
+      .map(c => c.outputs.toJSON().map(o => o.text || '').join('')); }}"""
 ERRORS = f"""() => {{ const w = {CURRENT};
   return {CODE_CELLS}.flatMap(c => c.outputs.toJSON()
       .filter(o => o.output_type === 'error')
@@ -108,7 +114,7 @@ def lab(tmp_path_factory):
          "--ServerApp.ip=127.0.0.1", "--ServerApp.allow_root=True",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
          "--LabApp.expose_app_in_browser=True"],  # news and updates: the course's overrides
-        env=smoke_env(), stdout=log, stderr=subprocess.STDOUT)
+        env=smoke_env(RNNLIB_STRICT_CHECKS="0"), stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -188,9 +194,11 @@ def diagrams_shown(page, expected: int) -> list[dict]:
         time.sleep(0.5)
     return images
 
-def run_all_cells(browser, lab, relative_path: str, diagrams: int = 0) -> tuple[list, list]:
+def run_all_cells(browser, lab, relative_path: str, diagrams: int = 0,
+                  checks: list | None = None) -> tuple[list, list]:
     """Open a notebook in JupyterLab, run all cells; return the error outputs, and the
-    diagrams shown (when `diagrams` of them are expected)."""
+    diagrams shown (when `diagrams` of them are expected). ``checks``, when given, receives
+    the text each self-check cell printed."""
 
     url, token, _ = lab
     page = browser.new_page()
@@ -214,6 +222,8 @@ def run_all_cells(browser, lab, relative_path: str, diagrams: int = 0) -> tuple[
         state = page.evaluate(STATE)
         if state.startswith(("kernel dead", "kernel autorestarting", "kernel restarting")):
             pytest.fail(f"{relative_path}: the kernel died during the run: {state}")
+        if checks is not None:
+            checks.extend(page.evaluate(CHECK_OUTPUTS))
         return page.evaluate(ERRORS), diagrams_shown(page, diagrams) if diagrams else []
     finally:
         page.close()
@@ -229,6 +239,24 @@ def test_notebook_runs_all_cells_in_jupyterlab_in_chromium_and_shows_its_diagram
     assert not errors, f"{path.name} showed errors in JupyterLab: {errors}"
     assert len(images) == expected and all(i["loaded"] and i["alt"] for i in images), \
         f"{path.name}: {expected} diagrams referenced, JupyterLab shows {images}"
+
+
+@pytest.mark.notebook
+def test_a_student_copy_with_every_exercise_undone_runs_to_the_end(browser, lab):
+    """Run All in a student copy (solutions removed, stubs untouched): no cell stops it; each
+    self-check says in a line that the exercise is not written yet and binds the reference."""
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_student import student_copy
+
+    source = ROOT / "notebooks" / "02-rnn.ipynb"
+    student = student_copy(nbformat.read(source, as_version=4))
+    nbformat.write(student, lab[2] / "notebooks" / "student-02-rnn.ipynb")
+    checks: list[str] = []
+    errors, _ = run_all_cells(browser, lab, "notebooks/student-02-rnn.ipynb", checks=checks)
+    assert not errors, f"the student copy of 02 stopped: {errors}"
+    assert checks and all("not written yet" in text for text in checks), checks
 
 
 def test_the_browser_run_sees_an_error_output(browser, lab):

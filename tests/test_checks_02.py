@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from check_helpers import passes
 
 from rnnlib import checks, data, reference
 from rnnlib.checks import CheckFailed
@@ -232,3 +233,124 @@ def test_state_reset_experiment_says_what_is_wrong(experiment, change, message):
         got_carried, got_reset = reset, carried
     with pytest.raises(CheckFailed, match=message):
         checks.rnn.state_reset_experiment(prediction, got_carried, got_reset, model, rows)
+
+
+# --------------------------------------------------------------------------- check and go on
+
+
+def test_every_check_binds_the_names_later_cells_use():
+    bound = {name: check.binds for name, check in checks.checks_of(checks.rnn).items()}
+    assert bound == {"rnn_step_backward": ("rnn_step_backward",),
+                     "rnn_parameter_count": ("rnn_parameter_count",),
+                     "sample_next": ("sample_next",),
+                     "state_reset_experiment": ("prediction", "carried_nats", "reset_nats")}
+
+
+def one_line(capsys, *fragments):
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and all(f in out for f in fragments), out
+
+
+def wrong(capsys, *fragments):
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and all(f in out for f in fragments), out
+
+
+def notebook_step_problem():
+    """The notebook's cache, (x_t, h_prev, W_ih, W_hh, h), and a dh for it."""
+    p = reference.random_problem("rnn", T=1, B=3, I=4, H=6, seed=2)
+    h, _ = reference.rnn_step_forward(p["x"][0], p["h0"], p["W_ih"], p["W_hh"], p["b_ih"],
+                                      p["b_hh"])
+    dh = np.random.default_rng(3).standard_normal(h.shape)
+    return dh, (p["x"][0], p["h0"], p["W_ih"], p["W_hh"], h)
+
+
+def stub_step_backward(dh, cache):
+    x_t, h_prev, W_ih, W_hh, h = cache
+    ...  # your code here
+
+
+def stub_count(input_size, hidden_size, num_layers, bidirectional):
+    ...  # your code here
+
+
+def stub_sample(logits, temperature, generator):
+    ...  # your code here
+
+
+def test_rnn_step_backward_goes_on_with_rnnlib_reference(monkeypatch, capsys):
+    """Not strict (a learner's run): a stub or a wrong backward binds rnnlib.reference's step
+    backward, taking the notebook's cache (dh, (x_t, h_prev, W_ih, W_hh, h)); a right one is
+    bound as it is."""
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    dh, cache = notebook_step_problem()
+    bound = checks.rnn_step_backward(stub_step_backward)
+    one_line(capsys, "`rnn_step_backward` not written yet")
+    for got, right in zip(bound(dh, cache), right_step_backward(dh, cache), strict=True):
+        np.testing.assert_allclose(got, right, rtol=1e-12, atol=1e-14)
+    bound = checks.rnn_step_backward(step_backward_with(da_of=lambda dh, h, c: dh))
+    wrong(capsys, "skip the tanh", "reference for `rnn_step_backward`")
+    for got, right in zip(bound(dh, cache), right_step_backward(dh, cache), strict=True):
+        np.testing.assert_allclose(got, right, rtol=1e-12, atol=1e-14)
+    assert checks.rnn_step_backward(right_step_backward) is right_step_backward
+
+
+def test_rnn_parameter_count_goes_on_with_the_reference(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    configs = [(10, 20, 1, False), (10, 20, 3, True), (3, 7, 2, True)]
+    bound = checks.rnn_parameter_count(stub_count)
+    one_line(capsys, "`rnn_parameter_count` not written yet")
+    assert [bound(*c) for c in configs] == [right_count(*c) for c in configs]
+    bound = checks.rnn_parameter_count(lambda I, H, L, bidi: right_count(I, H, 1, bidi))
+    wrong(capsys, "counts one layer", "reference for `rnn_parameter_count`")
+    assert [bound(*c) for c in configs] == [right_count(*c) for c in configs]
+    assert checks.rnn_parameter_count(right_count) is right_count
+
+
+def test_sample_next_goes_on_with_the_reference(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    logits = torch.tensor([0.5, 2.0, -1.0])
+
+    def draws(fn):
+        g = torch.Generator().manual_seed(4)
+        return [fn(logits, 0.8, g) for _ in range(20)]
+
+    bound = checks.sample_next(stub_sample)
+    one_line(capsys, "`sample_next` not written yet")
+    assert draws(bound) == draws(right_sample_next)
+    bound = checks.sample_next(lambda logits, t, g: int(logits.argmax()))
+    wrong(capsys, "greedy decoding", "reference for `sample_next`")
+    assert draws(bound) == draws(right_sample_next)
+    assert checks.sample_next(right_sample_next) is right_sample_next
+
+
+def test_state_reset_experiment_goes_on_with_the_measurement(experiment, monkeypatch, capsys):
+    """A stub or a wrong measurement binds the measured outcome and both losses; right answers
+    are bound as they are, the prediction too (it need not be the outcome)."""
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    model, rows, carried, reset = experiment
+    outcome = "higher" if reset - carried > 0.005 else "lower"
+    got = checks.rnn.state_reset_experiment(None, ..., ..., model, rows)
+    one_line(capsys, "`prediction`", "`reset_nats` not written yet")
+    assert got[0] == outcome and got[1:] == pytest.approx((carried, reset), abs=1e-9)
+    got = checks.rnn.state_reset_experiment("lower", 9.0, reset, model, rows)
+    wrong(capsys, "measure it with evaluate", "reference for `prediction`")
+    assert got[0] == outcome and got[1:] == pytest.approx((carried, reset), abs=1e-9)
+    assert checks.rnn.state_reset_experiment("same", carried, reset, model, rows) == \
+        ("same", carried, reset)
+
+
+def test_the_references_pass_their_own_checks(experiment, monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    model, rows, _, _ = experiment
+    step = checks.rnn_step_backward(None)
+    count = checks.rnn_parameter_count(None)
+    sample = checks.sample_next(None)
+    answers = checks.rnn.state_reset_experiment(None, None, None, model, rows)
+    capsys.readouterr()
+    monkeypatch.setenv("RNNLIB_STRICT_CHECKS", "1")
+    passes(capsys, checks.rnn_step_backward, step)
+    passes(capsys, checks.rnn_parameter_count, count)
+    passes(capsys, checks.sample_next, sample)
+    checks.rnn.state_reset_experiment(*answers, model, rows)
+    assert "as you predicted" in capsys.readouterr().out

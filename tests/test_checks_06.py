@@ -204,7 +204,7 @@ def measured(model):
 def test_forget_bias_experiment_passes_on_a_measured_model_and_says_if_the_guess_held(
         prediction, capsys):
     model = TinyAdder()
-    checks.forget_bias_experiment(prediction, model, *val_data(), measured(model))
+    checks.forget_bias_experiment(prediction, model, measured(model), *val_data())
     out = capsys.readouterr().out
     assert "\N{CHECK MARK}" in out
     outcome = "solved" if measured(model) < 0.01 else "baseline" if measured(model) > 0.15 else "partly"
@@ -212,12 +212,12 @@ def test_forget_bias_experiment_passes_on_a_measured_model_and_says_if_the_guess
 
 
 @pytest.mark.parametrize("args, message", [
-    ((None, "model", "x", "y", "mse"), "prediction is still None"),
-    (("maybe", "model", "x", "y", "mse"), "should be \"solved\""),
-    (("solved", None, "x", "y", "mse"), "model is still None"),
-    (("solved", "gru", "x", "y", "mse"), "nn.LSTM"),
-    (("solved", "model", "x", "y", None), "val_mse is still None"),
-    (("solved", "model", "x", "y", 0.123456), "this model's MSE"),
+    ((None, "model", "mse", "x", "y"), "prediction is still None"),
+    (("maybe", "model", "mse", "x", "y"), "should be \"solved\""),
+    (("solved", None, "mse", "x", "y"), "model is still None"),
+    (("solved", "gru", "mse", "x", "y"), "nn.LSTM"),
+    (("solved", "model", None, "x", "y"), "val_mse is still None"),
+    (("solved", "model", 0.123456, "x", "y"), "this model's MSE"),
 ])
 def test_forget_bias_experiment_fails_helpfully(args, message):
     model = TinyAdder()
@@ -226,3 +226,126 @@ def test_forget_bias_experiment_fails_helpfully(args, message):
     with pytest.raises(CheckFailed, match=message):
         checks.forget_bias_experiment(*[values.get(a, a) if isinstance(a, str) else a
                                         for a in args])
+
+
+# ---- check and go on (RNNLIB_STRICT_CHECKS unset, as in a learner's run): a stub binds the
+# course's reference with one line, a wrong answer prints its message and binds the reference,
+# a right answer comes back unchanged
+
+@pytest.fixture
+def learner(monkeypatch):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS", raising=False)
+
+
+def one_line(out):
+    return out.count("\n") == 1
+
+
+def test_matched_hidden_size_goes_on(learner, capsys):
+    def stub(kind, input_size, target):
+        ...
+
+    bound = checks.matched_hidden_size(stub)
+    out = capsys.readouterr().out
+    assert "not written yet" in out and one_line(out), out
+    assert bound("gru", 2, 4608) == 37 and bound("rnn", 32, count("lstm", 32, 128)) == 272
+    assert all(bound(k, i, count("lstm", i, h)) == matched_hidden_by_search(k, i, count("lstm", i, h))
+               for k in BLOCKS for i, h in ((2, 32), (32, 128), (64, 64), (10, 20)))
+
+    bound = checks.matched_hidden_size(lstm_hidden)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "matching H" in out and "reference" in out, out
+    assert bound("gru", 2, 4608) == 37
+
+    assert checks.matched_hidden_size(matched_hidden) is matched_hidden
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_steps_to_target_goes_on(learner, capsys):
+    def stub(losses, target, window):
+        ...
+
+    bound = checks.steps_to_target(stub)
+    out = capsys.readouterr().out
+    assert "not written yet" in out and one_line(out), out
+    losses = [0.30, 0.20, 0.04, 0.20, 0.16, 0.08, 0.05, 0.04, 0.03, 0.02, 0.02, 0.01]
+    assert bound(losses, 0.05, 3) == 9 and bound([0.3, 0.2], 0.05, 2) is None
+    assert bound([0.01], 0.05, 5) is None
+
+    bound = checks.steps_to_target(zero_based)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "one short" in out, out
+    assert bound(losses, 0.05, 3) == 9
+
+    assert checks.steps_to_target(steps_right) is steps_right
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_paired_difference_goes_on(learner, capsys):
+    def stub(a, b):
+        ...
+
+    fn, shown = checks.paired_difference(stub, None)
+    out = capsys.readouterr().out
+    assert "not written yet" in out and "`shown`" in out and one_line(out), out
+    assert shown is False
+    mean, se = fn([0.30, 0.52, 0.41], [0.27, 0.45, 0.39])
+    assert mean == pytest.approx(0.04) and se == pytest.approx(paired_right(
+        [0.30, 0.52, 0.41], [0.27, 0.45, 0.39])[1])
+
+    fn, shown = checks.paired_difference(unpaired, False)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "independent" in out and "reference" in out, out
+    assert fn([1.0, 2.0], [1.0, 3.0])[0] == pytest.approx(-0.5) and shown is False
+
+    fn, shown = checks.paired_difference(paired_right, True)   # a right function, a wrong call
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "Student's t" in out and shown is False, out
+
+    assert checks.paired_difference(paired_right, False) == (paired_right, False)
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_forget_bias_experiment_goes_on(learner, capsys):
+    x, y = val_data()                      # T = 12, as in a smoke run
+    settings = dict(seed=0, steps=5, hidden=4, batch=8, lr=1e-2)
+    prediction, model, mse = checks.forget_bias_experiment(None, None, None, x, y, **settings)
+    out = capsys.readouterr().out
+    assert "not written yet" in out and one_line(out), out
+    assert isinstance(model.rnn, torch.nn.LSTM) and mse == pytest.approx(measured(model), rel=1e-4)
+    assert prediction == ("solved" if mse < 0.01 else "baseline")
+    again = checks.forget_bias_experiment(None, None, None, x, y, **settings)
+    assert again[2] == mse                 # the course's run is deterministic
+    capsys.readouterr()
+
+    wrong = TinyAdder()
+    prediction, model, mse = checks.forget_bias_experiment("baseline", wrong, 0.123456, x, y,
+                                                           **settings)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "this model's MSE" in out and "reference" in out, out
+    assert prediction == "baseline" and model is not wrong and mse == pytest.approx(measured(model), rel=1e-4)
+
+    right = TinyAdder()
+    answers = ("solved", right, measured(right))
+    assert checks.forget_bias_experiment(*answers, x, y, **settings) == answers
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_the_reference_run_is_the_notebooks(learner, capsys):
+    """The course's run of exercise 4 is the notebook's train_adding with forget_bias=None: the
+    same data stream, initialisation and training, so the same model."""
+    from rnnlib import train
+
+    x, y = val_data()
+    _, model, _ = checks.forget_bias_experiment(None, None, None, x, y, seed=1, steps=4,
+                                                hidden=4, batch=8)
+    xs, ys = data.adding_problem(n=4 * 8, length=12, seed=1000 * 1 + 12)
+    torch.manual_seed(1)
+    notebook = TinyAdder.__new__(TinyAdder)
+    torch.nn.Module.__init__(notebook)
+    notebook.rnn = torch.nn.LSTM(2, 4, batch_first=True)
+    notebook.head = torch.nn.Linear(4, 1)
+    train.fit(notebook, list(zip(xs.split(8), ys.split(8), strict=True)),
+              loss_fn=torch.nn.MSELoss(), lr=1e-2, steps=4, log_every=50, seed=1, quiet=True)
+    for a, b in zip(model.parameters(), notebook.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -234,3 +234,126 @@ def mixed_sentences(padded, lengths, generator):
 def test_shuffled_words_fails_on_stub_and_typical_mistakes(answer, prediction, message):
     with pytest.raises(CheckFailed, match=_match(message)):
         checks.shuffled_words(answer, prediction)
+
+
+# ---- check and go on (issue 25): without RNNLIB_STRICT_CHECKS nothing raises; a stub or a
+# wrong answer is reported and the course's answer is bound instead, a right one is kept
+
+def _stub_logit(embedding, lstm, head, padded, lengths):
+    ...  # your code here
+
+
+def _stub_accuracy(logits, labels):
+    ...  # your code here
+
+
+def _stub_shuffle(padded, lengths, generator):
+    ...  # your code here
+
+
+def _stub_majority(train_labels, eval_labels):
+    ...  # your code here
+
+
+def test_majority_accuracy_binds_the_reference_on_a_stub(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    got = checks.majority_accuracy(_stub_majority)
+    assert "not written yet" in capsys.readouterr().out
+    assert got(np.array([1, 1, 0]), np.array([1, 0, 0, 0])) == 0.25
+
+
+def test_majority_accuracy_reports_a_wrong_answer_and_binds_the_reference(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    def wrong(train_labels, eval_labels):
+        return float((eval_labels == np.bincount(eval_labels).argmax()).mean())
+
+    got = checks.majority_accuracy(wrong)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "EVALUATION labels" in out
+    assert got is not wrong and got(np.array([1, 1, 0]), np.array([1, 0, 0, 0])) == 0.25
+
+
+def test_majority_accuracy_keeps_a_right_answer(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    assert checks.majority_accuracy(right_majority) is right_majority
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def _packed_case():
+    from torch import nn
+    torch.manual_seed(1)
+    embedding, lstm, head = nn.Embedding(9, 4, padding_idx=0), nn.LSTM(4, 3, batch_first=True), \
+        nn.Linear(3, 1)
+    padded, lengths = torch.tensor([[3, 4, 0], [5, 6, 7]]), torch.tensor([2, 3])
+    return embedding, lstm, head, padded, lengths
+
+
+def test_packed_logit_binds_the_reference_on_a_stub(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    got = checks.packed_logit(_stub_logit)
+    assert "not written yet" in capsys.readouterr().out
+    case = _packed_case()
+    with torch.no_grad():
+        assert torch.allclose(got(*case), right_logit(*case))
+
+
+def test_packed_logit_reports_a_wrong_answer_and_binds_the_reference(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    got = checks.packed_logit(padded_not_packed)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "ran over the padding" in out and "reference" in out
+    case = _packed_case()
+    with torch.no_grad():
+        assert torch.allclose(got(*case), right_logit(*case))
+
+
+def test_packed_logit_keeps_a_right_answer(monkeypatch):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    assert checks.packed_logit(right_logit) is right_logit
+
+
+def test_logit_accuracy_binds_the_reference_on_stubs(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    fn, stop_on = checks.logit_accuracy(_stub_accuracy, None)
+    assert "not written yet" in capsys.readouterr().out
+    assert stop_on == "loss"
+    assert fn(torch.tensor([1.0, -1.0, 2.0]), torch.tensor([1.0, 1.0, 1.0])) == pytest.approx(2 / 3)
+
+
+def test_logit_accuracy_reports_a_wrong_answer_and_binds_the_reference(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    def wrong(logits, labels):
+        return ((torch.sigmoid(logits) > 0) == (labels == 1)).float().mean().item()
+
+    fn, stop_on = checks.logit_accuracy(wrong, "accuracy")
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "0.4" in out
+    assert fn is not wrong and stop_on == "loss"
+
+
+def test_logit_accuracy_keeps_a_right_answer(monkeypatch):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    assert checks.logit_accuracy(right_accuracy, "accuracy") == (right_accuracy, "accuracy")
+
+
+def test_shuffled_words_binds_the_reference_on_stubs(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    fn, prediction = checks.shuffled_words(_stub_shuffle, None)
+    assert "not written yet" in capsys.readouterr().out
+    assert prediction is None
+    padded, lengths = torch.tensor([[1, 2, 3, 0], [4, 5, 0, 0]]), torch.tensor([3, 2])
+    got = fn(padded, lengths, torch.Generator().manual_seed(0))
+    assert got[0, 3] == 0 and sorted(got[0, :3].tolist()) == [1, 2, 3]
+
+
+def test_shuffled_words_reports_a_wrong_answer_and_keeps_the_prediction(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    fn, prediction = checks.shuffled_words(whole_rows, 3.0)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "padding" in out
+    assert fn is not whole_rows and prediction == 3.0
+
+
+def test_shuffled_words_keeps_a_right_answer(monkeypatch):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS")
+    assert checks.shuffled_words(right_shuffle, 2.0) == (right_shuffle, 2.0)

@@ -240,3 +240,70 @@ def test_reset_experiment_fails_helpfully_on_stubs_and_typical_slips(reset_probl
     with pytest.raises(checks.CheckFailed) as failure:
         run_reset(p, predicted, measured)
     assert fragment in str(failure.value), str(failure.value)
+
+
+# --------------------------------------------- check and go on: each check binds what later cells use
+
+@pytest.fixture
+def learner(monkeypatch):
+    """A learner's run: a failing check says what is wrong and binds the course's answer."""
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS", raising=False)
+
+
+def test_entropy_binds_the_reference_for_a_stub_or_a_wrong_answer(learner, capsys):
+    bound = checks.charlm_unigram_entropy(stub)
+    assert "`unigram_entropy` not written yet" in capsys.readouterr().out
+    assert abs(bound("aab") - entropy("aab")) < 1e-12 and bound is not stub
+    def flipped(text):
+        return entropy(text, sign=1.0)
+
+    bound = checks.charlm_unigram_entropy(flipped)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "sign is flipped" in out and "reference" in out, out
+    assert abs(bound("abcd") - math.log(4)) < 1e-12
+    assert checks.charlm_unigram_entropy(entropy) is entropy
+
+
+def test_units_bind_the_function_and_the_decision(learner, capsys):
+    fn, better = checks.charlm_units(stub, None, val_text=FEW_TOKENS)
+    assert "`nats_to_bits_and_perplexity` and `better` not written yet" in capsys.readouterr().out
+    assert fn(math.log(65)) == pytest.approx((math.log(65) / math.log(2), 65.0))
+    assert better == "word model"
+    fn, better = checks.charlm_units(right_units, "word model", val_text=MANY_TOKENS)
+    out = capsys.readouterr().out
+    assert "not the word model" in out and "reference" in out, out
+    assert better == "character model" and fn(1.0) == pytest.approx(right_units(1.0))
+    fn, better = checks.charlm_units(right_units, None, val_text=FEW_TOKENS)   # half done
+    assert "Now the decision" in capsys.readouterr().out and better == "word model"
+    assert checks.charlm_units(right_units, "word model", val_text=FEW_TOKENS) == \
+        (right_units, "word model")
+
+
+def test_detach_binds_the_reference_for_a_stub_or_a_wrong_answer(learner, capsys):
+    def unchanged(state):
+        return state
+
+    w = torch.ones(2, requires_grad=True)
+    for answer, said in ((stub, "`detach_state` not written yet"),
+                         (unchanged, "still attached to the graph")):
+        bound = checks.charlm_detach_state(answer)
+        assert said in capsys.readouterr().out
+        h, c = bound((w * 2, w * 3))
+        assert h.grad_fn is None and c.grad_fn is None and bound(None) is None
+    assert checks.charlm_detach_state(detach_state) is detach_state
+
+
+def test_reset_experiment_binds_the_measured_loss(learner, reset_problem, capsys):
+    p = reset_problem
+    bound = checks.charlm_reset_experiment(None, None, model=p["model"], val_rows=p["rows"],
+                                           carried_nats=p["carried"])
+    assert "`predicted_nats` and `reset_nats` not written yet" in capsys.readouterr().out
+    assert bound[0] is None and bound[1] == pytest.approx(p["reset"], abs=1e-6)
+    bound = checks.charlm_reset_experiment(2.5, p["carried"], model=p["model"],
+                                           val_rows=p["rows"], carried_nats=p["carried"])
+    out = capsys.readouterr().out
+    assert "is the loss with the state carried" in out and "reference" in out, out
+    assert bound == (2.5, pytest.approx(p["reset"], abs=1e-6))   # the prediction stays theirs
+    right = (2.5, p["reset"])
+    assert checks.charlm_reset_experiment(*right, model=p["model"], val_rows=p["rows"],
+                                          carried_nats=p["carried"]) == right

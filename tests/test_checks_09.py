@@ -219,3 +219,92 @@ def test_the_check_makes_the_notebooks_choices_from_its_candidates():
 
     assert _notebook_choices([1, 3, 6, 12, 18, 24, 36], [24, 60, 120],
                              [0.1, 1.0, 10.0, 100.0, 1000.0]) == (12, 120, 100.0)
+
+
+# ---- check and go on: outside strict mode each check binds what later cells use
+
+def _go_on(monkeypatch):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS", raising=False)
+
+
+def _stub_windows(series, window, horizon):
+    ...
+
+
+def _stub_persistence(values, horizon):
+    ...
+
+
+def _stub_stats(series):
+    ...
+
+
+def test_make_windows_binds_the_reference_on_the_stub_and_a_wrong_answer(monkeypatch, capsys):
+    from rnnlib.checks.beyond import _reference_windows
+
+    _go_on(monkeypatch)
+    assert checks.make_windows(_stub_windows) is _reference_windows
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "`make_windows` not written yet" in out
+    def wrong(s, w, h):
+        return windows(s, w, h, shift=1)
+
+    assert checks.make_windows(wrong) is _reference_windows
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "one step too far ahead" in out
+    assert checks.make_windows(windows) is windows
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_persistence_rmse_binds_the_reference_on_the_stub_and_a_wrong_answer(monkeypatch, capsys):
+    from rnnlib.checks.beyond import _reference_persistence_rmse
+
+    _go_on(monkeypatch)
+    assert checks.persistence_rmse(_stub_persistence) is _reference_persistence_rmse
+    assert "`persistence_rmse` not written yet" in capsys.readouterr().out
+    def wrong(v, h):
+        return persistence(v, h) ** 2
+
+    assert checks.persistence_rmse(wrong) is _reference_persistence_rmse
+    assert "the mean squared error" in capsys.readouterr().out
+    assert checks.persistence_rmse(persistence) is persistence
+    values = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0])
+    assert _reference_persistence_rmse(values, 2) == pytest.approx(persistence(values, 2))
+
+
+def test_channel_stats_binds_the_reference_and_keeps_a_defensible_decision(monkeypatch, capsys):
+    from rnnlib.checks.beyond import _reference_channel_stats
+
+    _go_on(monkeypatch)
+    fn, where = checks.channel_stats(_stub_stats, None)
+    assert fn is _reference_channel_stats and where == "training"
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "`channel_stats` and `stats_from` not written yet" in out
+    fn, where = checks.channel_stats(stats, "training and test")
+    assert fn is _reference_channel_stats and where == "training"
+    assert "not with the test utterances" in capsys.readouterr().out
+    def mean_only(series):
+        return stats(series)[0]
+
+    fn, where = checks.channel_stats(mean_only, "fit")
+    assert fn is _reference_channel_stats and where == "fit"
+    assert "should return two things" in capsys.readouterr().out
+    assert checks.channel_stats(stats, "fit") == (stats, "fit")
+    series = [np.arange(6.0).reshape(3, 2), np.ones((1, 2))]
+    for got, right in zip(_reference_channel_stats(series), stats(series), strict=True):
+        np.testing.assert_allclose(got, right)
+
+
+def test_ar_longer_horizon_binds_the_measurement_on_the_stub_and_a_wrong_answer(monkeypatch,
+                                                                               capsys):
+    _go_on(monkeypatch)
+    right = _validation_rmse(W, 2 * H, LAM)[0]
+    prediction, measured = checks.beyond.ar_longer_horizon(None, ..., **CANDIDATES)
+    assert prediction in ("more", "fewer", "persistence wins") and measured == pytest.approx(right)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "`prediction` and `ar_val_rmse_2h` not written yet" in out
+    prediction, measured = checks.beyond.ar_longer_horizon("fewer", right * 1.1, **CANDIDATES)
+    assert prediction == "fewer" and measured == pytest.approx(right)
+    assert "scores about" in capsys.readouterr().out
+    assert checks.beyond.ar_longer_horizon("more", right, **CANDIDATES) == ("more", right)
+    assert "\N{CHECK MARK}" in capsys.readouterr().out

@@ -162,3 +162,63 @@ def test_precision_choice_fails_helpfully(precision, ran, times, message):
     probed = _Run(ran) if ran != "yes" else object()
     with pytest.raises(CheckFailed, match=re.escape(message or "probed should be the probe's run")):
         checks.efficiency.precision_choice(precision, probed=probed, times=times)
+
+
+# ---- check and go on: without RNNLIB_STRICT_CHECKS a check binds what later cells use
+
+def _lenient(monkeypatch):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS", raising=False)
+
+
+def test_lstm_step_flops_binds_the_reference_on_a_stub_or_a_wrong_answer(monkeypatch, capsys):
+    _lenient(monkeypatch)
+    right = 2 * 4 * H * (I + H) * B
+    assert checks.lstm_step_flops(...) == right
+    assert "`answer` not written yet" in capsys.readouterr().out
+    assert checks.lstm_step_flops(4 * H * (I + H) * B) == right
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "multiply-add is 2 FLOPs" in out
+    assert checks.lstm_step_flops(float(right)) == float(right)
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_log_g_stable_binds_the_reference_on_a_stub_or_a_wrong_answer(monkeypatch, capsys):
+    _lenient(monkeypatch)
+    assert checks.log_g_stable(_stub) is parallel.log_g
+    assert "`log_g` not written yet" in capsys.readouterr().out
+    assert checks.log_g_stable(_naive) is parallel.log_g
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "sigmoid(-200) rounds to 0" in out
+
+    def mine(x):
+        return torch.where(x >= 0, torch.log(x.clamp(min=0) + 0.5), -F.softplus(-x))
+
+    assert checks.log_g_stable(mine) is mine
+    assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_mingru_gate_bias_binds_the_reference_on_a_stub_or_a_wrong_answer(monkeypatch, capsys):
+    _lenient(monkeypatch)
+    assert checks.mingru_gate_bias(None, ..., default_mse=DEFAULTS) == ("lower", None)
+    assert "`prediction` and `biased_mse` not written yet" in capsys.readouterr().out
+    assert checks.mingru_gate_bias("higher", 3.5, default_mse=DEFAULTS) == ("higher", None)
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and "not a plausible mean squared error" in out
+    assert checks.mingru_gate_bias("higher", 0.02, default_mse=DEFAULTS) == ("higher", 0.02)
+    assert "you predicted 'higher', it came out 'lower'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("ran, times, reference", [
+    (True, FAST, "bf16"), (True, SLOW, "float32"), (True, CLOSE, "float32"),
+    (False, None, "float32"),
+])
+def test_precision_choice_binds_the_reference_on_a_stub_or_a_wrong_answer(
+        ran, times, reference, monkeypatch, capsys):
+    _lenient(monkeypatch)
+    assert checks.precision_choice(None, probed=_Run(ran), times=times) == reference
+    assert "`precision` not written yet" in capsys.readouterr().out
+    assert checks.precision_choice("fp16", probed=_Run(ran), times=times) == reference
+    out = capsys.readouterr().out
+    assert "\N{BALLOT X}" in out and 'should be "bf16" or "float32"' in out
+    assert checks.precision_choice(reference, probed=_Run(ran), times=times) == reference
+    assert "\N{CHECK MARK}" in capsys.readouterr().out

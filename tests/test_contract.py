@@ -110,7 +110,7 @@ def test_editing_an_rnnlib_source_a_notebook_runs_makes_it_stale(monkeypatch):
     notebook = nbformat.read(notebooks()[2], as_version=4)  # 02 runs rnnlib.scratch
     sources = notebook_harness.rnnlib_sources(notebook)
     assert ROOT / "rnnlib" / "scratch.py" in sources
-    assert ROOT / "rnnlib" / "train" / "loop.py" not in sources  # 02 writes its own loop
+    assert ROOT / "rnnlib" / "seq2seq.py" not in sources  # 02 runs no encoder-decoder
     original = Path.read_bytes
 
     def edited(path):

@@ -27,6 +27,8 @@ REPORTED = {
     "09-beyond": ["sunspots_rmse", "sunspots_persistence_rmse", "sunspots_ar_rmse",
                   "vowels_test_accuracy"],
     "10-efficiency": ["efficiency_scan_seq_over_par_T{}"],
+    "11-seq2seq": ["seq2seq_dates_test_exact", "seq2seq_reverse_test_exact_attention",
+                   "seq2seq_reverse_test_exact_plain"],
 }
 
 

@@ -28,7 +28,24 @@ def test_source_self_checks_pass_on_the_solutions(path):
 
 @pytest.mark.notebook
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_student_copy_runs_to_the_end_with_every_exercise_undone(path):
+    """Run All never stops at an exercise: each check says in one line that the exercise is not
+    written yet and binds the course's reference, and every later cell runs on it."""
+    student = run_allowing_errors(student_copy(nbformat.read(path, as_version=4)),
+                                  cwd=path.parent, strict=False)
+    errors = [(c.source[:60], o.ename, o.evalue[:200]) for c in student.cells
+              if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, f"{path.stem}: the student copy stopped: {errors}"
+    for cell in tagged(student, "check"):
+        text = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+        assert "not written yet" in text and text.count("\n") == 1, \
+            f"{path.stem}: {cell.source!r} printed {text!r}"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_student_copy_self_checks_fail_helpfully_on_the_stubs(path, tmp_path):
+    """With RNNLIB_STRICT_CHECKS=1 (graders) each check raises on its stub, saying what to do."""
     source = nbformat.read(path, as_version=4)
     student = student_copy(source)
     assert not tagged(student, "solution")

@@ -1,8 +1,11 @@
 """Self-checks for the exercises: each says what is right, or exactly what is wrong.
 
-A check prints one line starting with a tick when the answer is right. When it is wrong it
-raises ``CheckFailed`` (an ``AssertionError``) whose message says what was expected, what came,
-and where to look: never just "wrong". Notebooks call them as ``rnnlib.checks.<name>(answer)``.
+A check prints one line starting with a tick when the answer is right. When it is wrong its
+message says what was expected, what came, and where to look: never just "wrong". Notebooks
+call them as ``answer = rnnlib.checks.<name>(answer)``: the check binds the learner's answer
+when it passes, and otherwise says so in a line and binds the course's reference, so that the
+rest of the notebook runs (``_common.binds``). With ``RNNLIB_STRICT_CHECKS=1`` (graders, the
+tests) a failing check raises ``CheckFailed`` (an ``AssertionError``) instead.
 
 One module per notebook, named after it, built from the helpers in ``_common``
 (``CheckFailed``, ``passed``, ``expect``, ``expect_answered``, ``expect_shape``,
@@ -16,6 +19,7 @@ module          nb  module          nb  module          nb
 ``sequences``   01  ``lstm``        04  ``char_lm``     08
 ``rnn``         02  ``gru``         05  ``beyond``      09
 ``lstm_vs_gru`` 06                      ``efficiency``  10
+                                        ``seq2seq``     11
 ==============  ==  ==============  ==  ==============  ==
 """
 
@@ -31,6 +35,7 @@ from rnnlib.checks import (
     lstm_vs_gru,
     rnn,
     sentiment,
+    seq2seq,
     sequences,
     welcome,
 )
@@ -44,7 +49,7 @@ from rnnlib.checks._common import (
 )
 
 NOTEBOOK_MODULES = (welcome, sequences, rnn, gradients, lstm, gru, lstm_vs_gru, sentiment,
-                    char_lm, beyond, efficiency)
+                    char_lm, beyond, efficiency, seq2seq)
 
 
 def checks_of(module) -> dict:

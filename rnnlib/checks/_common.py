@@ -44,17 +44,35 @@ def strict() -> bool:
 
 
 def is_stub(value: Any) -> bool:
-    """An exercise left as it came: None, ``...``, or a function without a return statement."""
+    """An exercise left as it came: None, ``...``, a dict, list or tuple of those, or a function
+    whose body holds nothing but ``...`` or ``pass``, a docstring and the unpacking of its
+    arguments (``x_t, h_prev, W_ih, W_hh, h = cache``)."""
     if value is None or value is Ellipsis:
         return True
+    if isinstance(value, dict):
+        return bool(value) and all(is_stub(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return bool(value) and all(is_stub(v) for v in value)
     if not inspect.isfunction(value):
         return False
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(value)))
     except (OSError, TypeError, SyntaxError):
         return False
-    return not any(isinstance(node, ast.Return | ast.Yield | ast.YieldFrom)
-                   for node in ast.walk(tree))
+    definition = tree.body[0] if tree.body else None
+    if not isinstance(definition, ast.FunctionDef):  # a lambda is an expression: an answer
+        return False
+    return all(_placeholder(statement) for statement in definition.body)
+
+
+def _placeholder(statement: ast.stmt) -> bool:
+    """``...``, ``pass``, a docstring, or an assignment that only unpacks or copies a name."""
+    if isinstance(statement, ast.Pass):
+        return True
+    if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+        return statement.value.value is Ellipsis or isinstance(statement.value.value, str)
+    return isinstance(statement, ast.Assign) and isinstance(
+        statement.value, ast.Name | ast.Attribute | ast.Subscript)
 
 
 def binds(*names: str, reference: Callable[..., Any]) -> Callable:
@@ -64,8 +82,8 @@ def binds(*names: str, reference: Callable[..., Any]) -> Callable:
     ``names`` in the notebook (``radius_and_norm, long_run = checks.radius_and_norm(
     radius_and_norm, long_run)``). The bound check returns them unchanged when the check
     passes. When it fails, or the learner's code raises inside it, it prints what is wrong
-    (one line for an untouched stub) and returns ``reference(*args, **kwargs)``: the course's
-    own answers, in the same order. Under ``RNNLIB_STRICT_CHECKS=1`` it raises
+    (one line for an untouched stub) and returns ``reference(...)`` called with the check's
+    arguments, defaults filled in: the course's own answers, in the same order. Under ``RNNLIB_STRICT_CHECKS=1`` it raises
     ``CheckFailed`` instead.
     """
     def decorate(check: Callable) -> Callable:
@@ -84,14 +102,18 @@ def binds(*names: str, reference: Callable[..., Any]) -> Callable:
                 return answers[0] if len(names) == 1 else tuple(answers)
             if strict():
                 raise problem from cause
-            listed = " and ".join(f"`{name}`" for name in names)
+            quoted = [f"`{name}`" for name in names]
+            listed = " and ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1
+                                  else quoted)
             if all(is_stub(answer) for answer in answers):
                 print(f"\N{RIGHTWARDS ARROW} {listed} not written yet: the rest of the "
                       f"notebook runs on the course's reference.")
             else:
                 print(f"\N{BALLOT X} {problem}\n\N{RIGHTWARDS ARROW} the rest of the "
                       f"notebook runs on the course's reference for {listed}.")
-            return reference(*args, **kwargs)
+            call = inspect.signature(check).bind(*args, **kwargs)
+            call.apply_defaults()  # the reference sees the check's defaults too
+            return reference(*call.args, **call.kwargs)
 
         bound.binds = names
         bound.check = check  # the raising check itself, for tests

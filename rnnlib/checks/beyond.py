@@ -1,18 +1,36 @@
 """Self-checks of notebook 09, beyond (``09-beyond.ipynb``): forecasting windows, the
-persistence baseline's RMSE, and per-channel normalisation statistics.
+persistence baseline's RMSE, the ridge AR at twice the horizon, and per-channel normalisation
+statistics. Each check binds what later cells use (``binds``): the learner's answer when it
+passes, otherwise the course's reference below.
 """
 
 from __future__ import annotations
 
 import torch
 
-from rnnlib.checks._common import CheckFailed, expect, expect_answered, passed
+from rnnlib.checks._common import CheckFailed, binds, expect, expect_answered, passed
 
 
 def _reference_windows(series: torch.Tensor, window: int, horizon: int):
     n = len(series) - window - horizon + 1
     X = torch.stack([series[i:i + window] for i in range(n)])
     return X[..., None], series[window - 1 + horizon:]
+
+
+def _reference_persistence_rmse(values, horizon: int) -> float:
+    """RMSE of predicting ``values[t]`` by ``values[t - horizon]`` (a 1-D NumPy array)."""
+    import numpy as np
+
+    forecast, truth = values[:-horizon], values[horizon:]
+    return float(np.sqrt(np.mean((forecast - truth) ** 2)))
+
+
+def _reference_channel_stats(series):
+    """Per-channel mean and std over every frame of every utterance, each (F,)."""
+    import numpy as np
+
+    frames = np.concatenate(series)
+    return frames.mean(axis=0), frames.std(axis=0)
 
 
 def _call_make_windows(fn, series, window: int, horizon: int):
@@ -33,6 +51,7 @@ def _call_make_windows(fn, series, window: int, horizon: int):
     return X, y
 
 
+@binds("make_windows", reference=lambda fn: _reference_windows)
 def make_windows(fn) -> None:
     """Exercise 09.1: ``fn(series, window, horizon)`` -> X (N, window, 1), y (N,)."""
     expect_answered(fn, "make_windows")
@@ -79,6 +98,7 @@ def make_windows(fn) -> None:
     passed("windows of the past and targets `horizon` steps ahead, (N, W, 1) and (N,)")
 
 
+@binds("persistence_rmse", reference=lambda fn: _reference_persistence_rmse)
 def persistence_rmse(fn) -> None:
     """Exercise 09.2: ``fn(values, horizon)`` -> RMSE of predicting values[t] by values[t-h]."""
     import numpy as np
@@ -144,6 +164,14 @@ _SOURCES = {
 }
 
 
+def _channel_stats_reference(fn, stats_from=None):
+    """The course's answers: its statistics function, and the learner's decision when it is a
+    defensible one, else "training" (the model answer)."""
+    choice = stats_from.strip().lower() if isinstance(stats_from, str) else None
+    return _reference_channel_stats, (stats_from if choice in _SOURCES else "training")
+
+
+@binds("channel_stats", "stats_from", reference=_channel_stats_reference)
 def channel_stats(fn, stats_from=None) -> None:
     """Exercise 09.4: ``fn(series)`` -> per-channel mean and std over all frames, each (F,);
     then a decision: ``stats_from``, the utterances the statistics come from: ``"fit"`` (the
@@ -272,6 +300,19 @@ def _notebook_choices(horizons, windows, lambdas) -> tuple[int, int, float]:
     return horizon, window, lam
 
 
+def _ar_longer_horizon_reference(prediction, ar_val_rmse_2h, *, horizons, windows, lambdas):
+    """The course's answers: the learner's prediction when it is one of the three (a guess is
+    not wrong), else what came out; and the measured validation RMSE at twice the horizon."""
+    horizon, window, lam = _notebook_choices(list(horizons), list(windows), list(lambdas))
+    ar_2h, persistence_2h, _ = _validation_rmse(window, 2 * horizon, lam)
+    ar_h, persistence_h, _ = _validation_rmse(window, horizon, lam)
+    lead_h, lead_2h = persistence_h - ar_h, persistence_2h - ar_2h
+    truth = "persistence wins" if lead_2h < 0 else ("more" if lead_2h > lead_h else "fewer")
+    valid = isinstance(prediction, str) and prediction.strip().lower() in _PREDICTIONS
+    return (prediction if valid else truth), ar_2h
+
+
+@binds("prediction", "ar_val_rmse_2h", reference=_ar_longer_horizon_reference)
 def ar_longer_horizon(prediction, ar_val_rmse_2h, *, horizons, windows, lambdas) -> None:
     """Exercise 09.3 (experiment): the ridge AR against persistence at twice the horizon.
 

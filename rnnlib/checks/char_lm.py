@@ -2,13 +2,20 @@
 entropy, bits and perplexity from a loss in nats with a comparison across tokenisations,
 detaching the carried state, and the experiment that resets the state at every window of the
 validation text.
+
+Each check binds what the notebook's later cells use (``binds``): the learner's answer when it
+passes, otherwise the course's own (``_unigram_entropy``, ``_detach_state``,
+``_nats_to_bits_and_perplexity``, the decision computed from the validation text, and the
+measured loss with resets), so that the notebook runs on whatever was skipped.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from rnnlib.checks._common import CheckFailed, expect, expect_answered, passed
+from rnnlib.checks._common import CheckFailed, binds, expect, expect_answered, passed
 
 
 def _number(value, name: str) -> float:
@@ -23,9 +30,17 @@ def _number(value, name: str) -> float:
     return float(value)
 
 
+def _unigram_entropy(text: str) -> float:
+    """The course's answer to Exercise 08.1: -sum p ln p over the character frequencies."""
+    from collections import Counter
+
+    n = len(text)
+    return -sum(c / n * math.log(c / n) for c in Counter(text).values())
+
+
+@binds("unigram_entropy", reference=lambda fn: _unigram_entropy)
 def charlm_unigram_entropy(fn) -> None:
     """Exercise 08.1: ``fn(text)`` -> the entropy of its character frequencies, in nats."""
-    import math
     from collections import Counter
 
     expect_answered(fn, "unigram_entropy")
@@ -68,13 +83,31 @@ _WORD_TOKENS = r"[A-Za-z']+|[^A-Za-z'\s]"   # words and punctuation marks; space
 _MODELS = ("character model", "word model")
 
 
+def _nats_to_bits_and_perplexity(loss_nats: float) -> tuple[float, float]:
+    """The course's answer to Exercise 08.3: bits = nats / ln 2, perplexity = exp(nats)."""
+    return loss_nats / math.log(2), math.exp(loss_nats)
+
+
+def _better_model(val_text) -> str | None:
+    """The model of Exercise 08.3 with the lower loss per character of ``val_text``."""
+    import re
+
+    if not isinstance(val_text, str) or not val_text:
+        return None
+    tokens = len(re.findall(_WORD_TOKENS, val_text))
+    word_nats = tokens * math.log(_WORD_PERPLEXITY) / len(val_text)
+    return "word model" if word_nats < _CHAR_BITS * math.log(2) else "character model"
+
+
+@binds("nats_to_bits_and_perplexity", "better",
+       reference=lambda fn, better=None, *, val_text=None: (_nats_to_bits_and_perplexity,
+                                                            _better_model(val_text)))
 def charlm_units(fn, better=None, *, val_text: str | None = None) -> None:
     """Exercise 08.3: ``fn(loss_nats)`` -> ``(bits_per_char, perplexity)``; then a decision:
     ``better`` is ``"character model"`` (2.30 bits per character) or ``"word model"`` (a
     perplexity of 300 per token of ``val_text``, tokens = words and punctuation marks), the one
     that predicts the validation text better, compared in one unit: loss per character.
     """
-    import math
     import re
 
     expect_answered(fn, "nats_to_bits_and_perplexity")
@@ -122,7 +155,7 @@ def charlm_units(fn, better=None, *, val_text: str | None = None) -> None:
     tokens = len(re.findall(_WORD_TOKENS, val_text))
     word_nats = tokens * math.log(_WORD_PERPLEXITY) / len(val_text)   # per character
     char_nats = _CHAR_BITS * math.log(2)
-    right = "word model" if word_nats < char_nats else "character model"
+    right = _better_model(val_text)
     if choice != right:
         raise CheckFailed(
             f"not the {choice}. Per token the word model pays ln {_WORD_PERPLEXITY} = "
@@ -138,6 +171,16 @@ def charlm_units(fn, better=None, *, val_text: str | None = None) -> None:
            f"{right} predicts this text better")
 
 
+def _detach_state(state):
+    """The course's answer to Exercise 08.2 (``rnnlib.train.detach`` does the same)."""
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, tuple | list):
+        return type(state)(_detach_state(s) for s in state)
+    return state
+
+
+@binds("detach_state", reference=lambda fn: _detach_state)
 def charlm_detach_state(fn) -> None:
     """Exercise 08.2: ``fn(state)`` -> the state with every tensor detached, same structure."""
     expect_answered(fn, "detach_state")
@@ -189,7 +232,6 @@ def charlm_detach_state(fn) -> None:
     passed("detach_state cuts every tensor loose from the graph, values and structure kept")
 
 
-
 def _reset_losses(model, rows: torch.Tensor, window: int) -> tuple[float, float]:
     """Mean cross-entropy over ``rows`` read in windows of ``window``, each window from the
     zero state: weighted by characters (right) and as the plain mean of window means (a slip)."""
@@ -212,6 +254,19 @@ def _reset_losses(model, rows: torch.Tensor, window: int) -> tuple[float, float]
     return total / count, sum(window_means) / len(window_means)
 
 
+def _reset_reference(predicted_nats, reset_nats, *, model, val_rows, carried_nats, window=32):
+    """The course's answers to Exercise 08.4: the learner's prediction when it is a usable
+    number (a prediction has no right answer; otherwise None), and the measured loss."""
+    try:
+        predicted = _number(predicted_nats, "predicted_nats")
+    except CheckFailed:
+        predicted = None
+    if predicted is not None and not (math.isfinite(predicted) and predicted > 0):
+        predicted = None
+    return predicted, _reset_losses(model, val_rows, window)[0]
+
+
+@binds("predicted_nats", "reset_nats", reference=_reset_reference)
 def charlm_reset_experiment(predicted_nats, reset_nats, *, model, val_rows: torch.Tensor,
                             carried_nats: float, window: int = 32) -> None:
     """Exercise 08.4 (experiment): the validation loss when the state is reset to zero at the
@@ -220,8 +275,6 @@ def charlm_reset_experiment(predicted_nats, reset_nats, *, model, val_rows: torc
     ``model(x)`` -> ``(logits, state)`` is the notebook's ``CharLM``; ``val_rows`` the (B, N)
     validation rows; ``carried_nats`` the loss with the state carried through each row.
     """
-    import math
-
     expect(isinstance(val_rows, torch.Tensor) and val_rows.dim() == 2,
            f"val_rows should be the (B, N) validation rows from data.batchify, got "
            f"{type(val_rows).__name__}")

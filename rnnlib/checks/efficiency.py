@@ -1,6 +1,7 @@
 """Self-checks of notebook 10, efficiency (``10-efficiency.ipynb``): the FLOPs of one LSTM
 step, float32 or bf16 for an LSTM on this CPU, a numerically stable log g, and a minGRU gate
-bias that starts out remembering.
+bias that starts out remembering. Each check binds what later cells use (``binds``): the
+learner's answer when it passes, else the course's (with a line that says so).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import torch
 
 from rnnlib.checks._common import (
     CheckFailed,
+    binds,
     expect,
     expect_answered,
     expect_close,
@@ -16,11 +18,19 @@ from rnnlib.checks._common import (
     passed,
 )
 
+_I, _H, _B = 64, 128, 32
 
+
+def _lstm_step_flops_reference(answer):
+    """The course's answer to exercise 10.1: 2 * 4H * (I + H) * B FLOPs."""
+    return 2 * 4 * _H * (_I + _H) * _B
+
+
+@binds("answer", reference=_lstm_step_flops_reference)
 def lstm_step_flops(answer) -> None:
     """Exercise 10.1: FLOPs of one LSTM forward step, I = 64, H = 128, B = 32."""
     expect_answered(answer, "answer")
-    I, H, B = 64, 128, 32
+    I, H, B = _I, _H, _B
     right = 2 * 4 * H * (I + H) * B
     if isinstance(answer, torch.Tensor) and answer.numel() == 1:
         answer = answer.item()
@@ -53,6 +63,20 @@ def lstm_step_flops(answer) -> None:
 CLEARLY_FASTER = 1.15
 
 
+def _precision_reference(precision, *, probed, times):
+    """The course's answer to exercise 10.2: float32 where the LSTM cannot run in bf16 or the
+    timing is unreadable; bf16 where it ran at least ``CLEARLY_FASTER`` times as fast; float32
+    otherwise (the simpler default when it is too close to call)."""
+    if not getattr(probed, "ran", False):
+        return "float32"
+    try:
+        speedup = float(times["float32"]) / float(times["bf16 autocast"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return "float32"
+    return "bf16" if speedup >= CLEARLY_FASTER else "float32"
+
+
+@binds("precision", reference=_precision_reference)
 def precision_choice(precision, *, probed, times) -> None:
     """Exercise 10.2 (decide): train an ``nn.LSTM`` on this CPU in "bf16" or "float32"?
 
@@ -101,6 +125,14 @@ def precision_choice(precision, *, probed, times) -> None:
     passed(f"{choice}: the LSTM ran in bf16 here at {speedup:.2f}x the speed of float32, {why}")
 
 
+def _log_g_reference(fn):
+    """The course's answer to exercise 10.3: ``rnnlib.parallel.log_g``."""
+    from rnnlib.parallel import log_g
+
+    return log_g
+
+
+@binds("log_g", reference=_log_g_reference)
 def log_g_stable(fn) -> None:
     """Exercise 10.3: ``fn(x)`` = log g(x), finite for every finite x (float32)."""
     import torch.nn.functional as F
@@ -143,6 +175,15 @@ def log_g_stable(fn) -> None:
     passed("log_g(x): log(x + 1/2) for x >= 0, -softplus(-x) below, finite everywhere")
 
 
+def _mingru_gate_bias_reference(prediction, biased_mse, *, default_mse):
+    """The course's answers to exercise 10.4: the learner's prediction when it is one of the two
+    words (a guess is not wrong), else "lower", the course's; and no measurement (None): the
+    experiment needs a training run, and no later cell uses its result."""
+    valid = isinstance(prediction, str) and prediction.strip().lower() in ("lower", "higher")
+    return (prediction if valid else "lower"), None
+
+
+@binds("prediction", "biased_mse", reference=_mingru_gate_bias_reference)
 def mingru_gate_bias(prediction, biased_mse, *, default_mse) -> None:
     """Exercise 10.4 (experiment): a minGRU whose gate bias b_z starts at -3.
 

@@ -10,6 +10,7 @@ import torch
 
 from rnnlib.checks._common import (
     CheckFailed,
+    binds,
     expect,
     expect_answered,
     expect_close,
@@ -33,6 +34,12 @@ def _leaky_jacobian(u_t: torch.Tensor, W_hh: torch.Tensor, alpha: float) -> torc
     return (1 - alpha) * eye + alpha * torch.diag(1 - u_t**2) @ W_hh
 
 
+def _step_jacobian(u_t: torch.Tensor, W_hh: torch.Tensor, alpha: float) -> torch.Tensor:
+    """The course's answer to exercise 03.1: (1 - alpha) I + alpha diag(1 - u_t²) W_hh."""
+    return _leaky_jacobian(u_t, W_hh, alpha)
+
+
+@binds("step_jacobian", reference=lambda fn: _step_jacobian)
 def step_jacobian(fn) -> None:
     """Exercise 03.1: the one-step Jacobian of a leaky tanh RNN,
     h_t = (1 - alpha) h_{t-1} + alpha tanh(a_t), a_t = W_ih x_t + W_hh h_{t-1}.
@@ -112,6 +119,13 @@ def _matrix() -> torch.Tensor:
     return W
 
 
+def _radius_and_norm(W: torch.Tensor) -> tuple[float, float]:
+    """The course's answer to exercise 03.2: (spectral radius, largest singular value)."""
+    return float(torch.linalg.eigvals(W).abs().max()), float(torch.linalg.svdvals(W)[0])
+
+
+@binds("radius_and_norm", "long_run", reference=lambda fn, long_run=None: (_radius_and_norm,
+                                                                            "vanish"))
 def radius_and_norm(fn, long_run=None) -> None:
     """Exercise 03.2: ``fn(W)`` -> (spectral radius, largest singular value) as floats, and
     ``long_run``, the learner's decision for the matrix ``W_demo`` of the notebook (the one
@@ -198,7 +212,45 @@ def _by_scale(mapping, name: str, kind: str) -> dict:
     return out
 
 
-def w_hh_scale_experiment(prediction, measured, T) -> None:
+def _scaled_ratio(rho: float, T: int, hidden: int, seed: int) -> float:
+    """‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ (batch means, summed squared error) of section 3's untrained
+    tanh RNN with a linear head, built with ``seed``, its W_hh set to rho Q, on the probe batch
+    of the adding problem (64 sequences of length T, drawn with ``seed``)."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    from rnnlib import data, scratch
+
+    x, y = data.adding_problem(n=64, length=T, seed=seed)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        rnn, head = nn.RNN(2, hidden, batch_first=True), nn.Linear(hidden, 1)
+    q, _ = torch.linalg.qr(torch.randn(hidden, hidden, generator=torch.Generator().manual_seed(
+        seed)))
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(rho * q)
+    h, states = x.new_zeros(x.shape[0], hidden), []
+    for x_t in F.linear(x, rnn.weight_ih_l0, rnn.bias_ih_l0).unbind(1):
+        h = scratch.rnn_step(x_t, h, rnn.weight_hh_l0, rnn.bias_hh_l0)
+        states.append(h)
+    loss = ((head(h).squeeze(-1) - y) ** 2).sum()
+    grads = torch.autograd.grad(loss, [states[0], states[-1]])
+    first, last = (g.norm(dim=1).mean().item() for g in grads)
+    return first / last
+
+
+def _w_hh_scale_reference(prediction, measured, T, *, hidden: int = 32, seed: int = 0):
+    """The course's answers to exercise 03.3: the learner's prediction where it is one of the
+    two words (a guess is not wrong), else what was measured; and the ratios measured."""
+    ratios = {rho: _scaled_ratio(rho, T, hidden, seed) for rho in _SCALES}
+    guesses = prediction if isinstance(prediction, dict) else {}
+    made = {rho: guesses.get(rho) for rho in _SCALES}
+    return ({rho: made[rho] if isinstance(made[rho], str) and made[rho].strip().lower() in _WORDS
+             else _WORDS[ratio > 1] for rho, ratio in ratios.items()}, ratios)
+
+
+@binds("prediction", "measured", reference=_w_hh_scale_reference)
+def w_hh_scale_experiment(prediction, measured, T, *, hidden: int = 32, seed: int = 0) -> None:
     """Exercise 03.3, an experiment: ``prediction`` and ``measured`` for W_hh = rho Q.
 
     ``prediction`` maps 0.9 and 1.1 to "shrinks" or "grows": what the learner expected the
@@ -206,6 +258,8 @@ def w_hh_scale_experiment(prediction, measured, T) -> None:
     ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ (batch means) measured on the untrained RNN over ``T`` steps.
     The measurement is judged by a theorem: with σ_max(W_hh) = rho and tanh slopes at most 1,
     no gradient can grow by more than rho per step, so each ratio is at most rho^(T-1).
+    ``hidden`` and ``seed`` (the notebook's HIDDEN and SEED) only serve the course's own
+    measurement, bound when the learner's is missing or wrong.
     """
     guesses = _by_scale(prediction, "prediction", "word")
     for rho, guess in guesses.items():
@@ -288,6 +342,15 @@ def _torch_clip(grads: list, max_norm: float) -> list:
 _LR, _MOMENTUM, _CLIP = 0.05, 0.9, 1.0
 
 
+def _clip_global_norm(grads: list, max_norm: float) -> list:
+    """The course's answer to exercise 03.4: every gradient times min(1, max_norm / total)."""
+    total = float(torch.sqrt(sum((g.float() ** 2).sum() for g in grads)))
+    scale = min(1.0, max_norm / (total + 1e-6))   # torch adds 1e-6 too
+    return [g * scale for g in grads]
+
+
+@binds("clip_global_norm", "max_update",
+       reference=lambda fn, max_update=None: (_clip_global_norm, _LR * _CLIP / (1 - _MOMENTUM)))
 def clip_global_norm(fn, max_update=None) -> None:
     """Exercise 03.4: ``fn(grads, max_norm)`` -> the gradients clipped by their global norm;
     ``max_update``: the bound on the length of one update of SGD with momentum 0.9, lr 0.05,

@@ -9,6 +9,7 @@ import torch
 
 from rnnlib.checks._common import (
     CheckFailed,
+    binds,
     compare_gradients,
     expect,
     expect_answered,
@@ -44,6 +45,17 @@ def _step_variant(x, h, weight_ih, weight_hh, bias_ih, bias_hh, reset="before",
     return z * n + (1 - z) * h if swap_z else (1 - z) * n + z * h
 
 
+def _matching_gru_hidden(input_size: int, lstm_hidden: int) -> int:
+    """The course's answer to exercise 05.3: the largest G with a one-layer GRU's parameters,
+    3 G (I + G + 2), at most a one-layer LSTM's, 4 H (I + H + 2)."""
+    budget = layer_params(input_size, lstm_hidden, 4)
+    G = lstm_hidden                      # 3 blocks of size H always fit in 4
+    while layer_params(input_size, G + 1, 3) <= budget:
+        G += 1
+    return G
+
+
+@binds("matching_gru_hidden", reference=lambda fn: _matching_gru_hidden)
 def matching_gru_hidden(fn) -> None:
     """Exercise 05.3: the largest GRU hidden size whose parameters fit an LSTM's budget."""
     import math
@@ -95,6 +107,17 @@ def _swapped_forward(state: dict, x, num_layers: int):
     return x
 
 
+def _from_swapped_convention(state: dict) -> dict:
+    """The course's answer to exercise 05.4: a new state dict with the z rows (the second of
+    the blocks r, z, n) of every weight and bias negated, since 1 - sigmoid(a) = sigmoid(-a)."""
+    converted = {}
+    for name, tensor in state.items():
+        r_rows, z_rows, n_rows = tensor.chunk(3)
+        converted[name] = torch.cat([r_rows, -z_rows, n_rows])
+    return converted
+
+
+@binds("from_swapped_convention", reference=lambda fn: _from_swapped_convention)
 def from_swapped_convention(fn) -> None:
     """Exercise 05.4: convert weights of a GRU with z and 1 - z swapped for nn.GRU."""
     from torch import nn
@@ -208,6 +231,14 @@ def _numerical_gradients(args, dh) -> list:
     return grads
 
 
+def _gru_step_backward(dh, cache):
+    """The course's answer to exercise 05.1: ``rnnlib.reference.gru_step_backward``."""
+    from rnnlib import reference
+
+    return reference.gru_step_backward(dh, cache)
+
+
+@binds("gru_step_backward", reference=lambda fn: _gru_step_backward)
 def gru_step_backward(fn) -> None:
     """Exercise 05.1: ``fn(dh, cache)`` -> (dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh).
 
@@ -282,11 +313,50 @@ def gru_step_backward(fn) -> None:
 
 # ---- the experiment: the update gate's bias and the gradient through time
 
-def update_bias_experiment(prediction, default, changed) -> None:
+def _gradient_norms(gru, x):
+    """Mean over the batch of ‖∂L/∂h_t‖ and of ‖∏_{s>t} z_s‖, t = 0..T, for L = sum(h_T), of
+    the one-layer GRU ``gru`` on x (T, B, I): the measurement of notebook 05's section 4."""
+    from rnnlib import scratch
+
+    W_ih, W_hh, b_ih, b_hh = gru.weight_ih_l0, gru.weight_hh_l0, gru.bias_ih_l0, gru.bias_hh_l0
+    H = gru.hidden_size
+    h = torch.zeros(x.shape[1], H, requires_grad=True)
+    states, updates = [h], []
+    for x_t in x.unbind(0):
+        x_proj = x_t @ W_ih.T + b_ih
+        updates.append(torch.sigmoid((x_proj + h @ W_hh.T + b_hh)[:, H:2 * H]).detach())
+        h = scratch.gru_step(x_proj, h, W_hh, b_hh)
+        states.append(h)
+    grads = torch.autograd.grad(states[-1].sum(), states)
+    z_prod = torch.stack(updates).double().flip(0).cumprod(0).flip(0)
+    z_path = torch.cat([z_prod, torch.ones(1, *h.shape, dtype=torch.float64)])
+    return torch.stack([g.norm(dim=1).mean() for g in grads]).detach(), z_path.norm(dim=2).mean(dim=1)
+
+
+def _update_bias_reference(prediction, changed, *, default, probe=None, x=None):
+    """The course's answers to exercise 05.2: "larger", and the measurement on a copy of
+    ``probe`` with the update gate's effective bias at +3 (None without a probe to measure)."""
+    import copy
+
+    if probe is None or x is None:
+        return "larger", None
+    opened = copy.deepcopy(probe)
+    H = opened.hidden_size
+    with torch.no_grad():
+        opened.bias_ih_l0[H:2 * H] = 0.0
+        opened.bias_hh_l0[H:2 * H] = 3.0
+    return "larger", _gradient_norms(opened, x)
+
+
+@binds("prediction", "changed", reference=_update_bias_reference)
+def update_bias_experiment(prediction, changed, *, default, probe=None, x=None) -> None:
     """Exercise 05.2: a recorded prediction, then (full, z path) gradient norms before and after.
 
     ``default`` and ``changed`` are each a pair of 1-D tensors, ``(full, z_path)``, of length
-    T + 1 in the order t = 0..T, as the notebook's ``gradient_norms`` returns them.
+    T + 1 in the order t = 0..T, as the notebook's ``gradient_norms`` returns them: ``default``
+    for the GRU ``probe``, ``changed`` for a copy with the update gate's bias at +3. ``probe``
+    and ``x`` (the input both were measured on) only serve the course's own measurement, bound
+    when the learner's is missing or wrong.
     """
     expect(prediction in ("larger", "smaller"),
            f"prediction is {prediction!r}: before you measure, write down what you expect, "

@@ -10,6 +10,7 @@ import torch
 
 from rnnlib.checks._common import (
     CheckFailed,
+    binds,
     compare_gradients,
     expect,
     expect_answered,
@@ -62,6 +63,17 @@ def _step(p: dict, order: str = _GATES, squash_c: bool = True,
     return h_new, c_new
 
 
+def _lstm_cell_step(x, h, c, W_ih, W_hh, b_ih, b_hh):
+    """The course's answer to exercise 04.1: ``rnnlib.scratch.lstm_step`` (proven equal to
+    nn.LSTMCell), given the weights and biases rather than the input's share of the gates."""
+    import torch.nn.functional as F
+
+    from rnnlib import scratch
+
+    return scratch.lstm_step(F.linear(x, W_ih, b_ih), h, c, W_hh, b_hh)
+
+
+@binds("lstm_cell_step", reference=lambda fn: _lstm_cell_step)
 def lstm_cell_step(fn) -> None:
     """Exercise 04.1: ``fn(x, h, c, W_ih, W_hh, b_ih, b_hh)`` -> (h_new, c_new), as nn.LSTMCell."""
     expect_answered(fn, "lstm_cell_step")
@@ -126,6 +138,19 @@ def _try_forget_bias(fn, lstm, value: float) -> None:
         raise
 
 
+def _set_forget_bias(lstm, value: float) -> None:
+    """The course's answer to exercise 04.3: b_hf = value and b_if = 0 in every layer and
+    direction of an nn.LSTM, in place."""
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for name, p in lstm.named_parameters():
+            if name.startswith("bias_ih"):
+                p[H:2 * H] = 0.0
+            elif name.startswith("bias_hh"):
+                p[H:2 * H] = value
+
+
+@binds("set_forget_bias", reference=lambda fn: _set_forget_bias)
 def lstm_forget_bias(fn) -> None:
     """Exercise 04.3: ``fn(lstm, value)`` sets b_if + b_hf = value in every layer and direction."""
     from torch import nn
@@ -254,6 +279,14 @@ def _backward_numerical(args, dh, dc) -> list:
     return grads
 
 
+def _lstm_step_backward(dh, dc, cache):
+    """The course's answer to exercise 04.2: ``rnnlib.reference.lstm_step_backward``."""
+    from rnnlib import reference
+
+    return reference.lstm_step_backward(dh, dc, cache)
+
+
+@binds("lstm_step_backward", reference=lambda fn: _lstm_step_backward)
 def lstm_step_backward(fn) -> None:
     """Exercise 04.2: ``fn(dh, dc, cache)`` -> (dx, dh_prev, dc_prev, dW_ih, dW_hh, db_ih, db_hh).
 
@@ -342,11 +375,50 @@ def lstm_step_backward(fn) -> None:
 
 # ---- the experiment: a cell that cannot forget
 
-def lstm_no_forgetting(prediction, largest_c, loss_pinned, *, steps: int, trained) -> None:
+def _pinned_replay(model, ids) -> tuple[float, float]:
+    """A copy of the character model ``model`` (``embed``, a one-layer ``lstm``, ``head``) with
+    every effective forget bias at +50, replayed from zero states over the character ids
+    ``ids``: (largest |c_t| over all units and steps, loss in nats per character)."""
+    import copy
+
+    import torch.nn.functional as F
+
+    from rnnlib import scratch
+
+    pinned = copy.deepcopy(model)
+    _set_forget_bias(pinned.lstm, 50.0)
+    lstm = pinned.lstm
+    with torch.no_grad():
+        ids = torch.as_tensor(ids)
+        x_proj = F.linear(pinned.embed(ids[:-1]), lstm.weight_ih_l0, lstm.bias_ih_l0)
+        h = c = x_proj.new_zeros(lstm.hidden_size)
+        states, largest = [], 0.0
+        for x_t in x_proj:
+            h, c = scratch.lstm_step(x_t, h, c, lstm.weight_hh_l0, lstm.bias_hh_l0)
+            states.append(h)
+            largest = max(largest, c.abs().max().item())
+        loss = F.cross_entropy(pinned.head(torch.stack(states)), ids[1:]).item()
+    return largest, loss
+
+
+def _no_forgetting_reference(prediction, largest_c, loss_pinned, *, steps, trained, model=None,
+                             ids=None):
+    """The course's answers to exercise 04.4: the derived growth, "linear", and the pinned
+    copy's largest |c| and loss measured on ``ids`` (None without a model to measure)."""
+    if model is None or ids is None:
+        return "linear", None, None
+    return ("linear", *_pinned_replay(model, ids))
+
+
+@binds("prediction", "largest_c", "loss_pinned", reference=_no_forgetting_reference)
+def lstm_no_forgetting(prediction, largest_c, loss_pinned, *, steps: int, trained, model=None,
+                       ids=None) -> None:
     """Exercise 04.4: a recorded prediction, then the pinned model's largest |c| and its loss.
 
     ``steps`` is the number of characters the replay reads (from zero states), ``trained`` the
-    pair (largest |c|, loss) of the trained model on the same text.
+    pair (largest |c|, loss) of the trained model on the same text. ``model`` (the trained
+    character model) and ``ids`` (the text's character ids) only serve the course's own
+    measurement, bound when the learner's is missing or wrong.
     """
     import math
 

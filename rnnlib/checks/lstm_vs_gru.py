@@ -1,13 +1,28 @@
 """Self-checks of notebook 06, LSTM vs GRU (``06-lstm-vs-gru.ipynb``): hidden sizes matched
 by parameter count, paired differences between cells run with the same seeds (and the
 decision whether three seeds show one), steps to a target loss, and the forget-bias experiment.
+
+Each check binds what the notebook's later cells use (``binds``): the learner's answer when it
+passes, else the course's reference below (an untouched stub gets one line saying so, a wrong
+answer the check's message), so that Run All never stops at an exercise.
 """
 
 from __future__ import annotations
 
-import torch
+import math
 
-from rnnlib.checks._common import CheckFailed, expect, expect_answered, layer_params, passed
+import numpy as np
+import torch
+from torch import nn
+
+from rnnlib.checks._common import (
+    CheckFailed,
+    binds,
+    expect,
+    expect_answered,
+    layer_params,
+    passed,
+)
 
 _BLOCKS = {"rnn": 1, "gru": 3, "lstm": 4}
 
@@ -21,6 +36,15 @@ def _nearest_hidden(kind: str, input_size: int, target: int) -> int:
     return min(range(1, 4096), key=lambda h: (abs(_params(kind, input_size, h) - target), h))
 
 
+def _matched_hidden(kind: str, input_size: int, target: int) -> int:
+    """The course's answer to exercise 06.1: the root of the quadratic, then the nearer count."""
+    b = input_size + 2
+    root = (-b + math.sqrt(b * b + 4 * target / _BLOCKS[kind])) / 2
+    return min((max(1, math.floor(root)), math.ceil(root)),
+               key=lambda h: (abs(_params(kind, input_size, h) - target), h))
+
+
+@binds("matched_hidden", reference=lambda fn: _matched_hidden)
 def matched_hidden_size(fn) -> None:
     """Exercise 06.1: ``fn(kind, input_size, target)`` -> the H whose count is nearest ``target``."""
     expect_answered(fn, "matched_hidden")
@@ -76,10 +100,18 @@ def matched_hidden_size(fn) -> None:
                           f"GRU, 4 for the LSTM")
 
 
+def _steps_to_target(losses, target: float, window: int) -> int | None:
+    """The course's answer to exercise 06.3: the first step (from 1) whose last ``window``
+    losses average below ``target``; None if none does or there are fewer than ``window``."""
+    for step in range(window, len(losses) + 1):
+        if float(np.mean(losses[step - window:step])) < target:
+            return step
+    return None
+
+
+@binds("steps_to_target", reference=lambda fn: _steps_to_target)
 def steps_to_target(fn) -> None:
     """Exercise 06.3: ``fn(losses, target, window)`` -> the first step whose moving mean < target."""
-    import numpy as np
-
     expect_answered(fn, "steps_to_target")
     # a curve that dips below the target once, by noise, at step 3, then truly gets there later
     losses = [0.30, 0.20, 0.04, 0.20, 0.16, 0.08, 0.05, 0.04, 0.03, 0.02, 0.02, 0.01]
@@ -112,19 +144,32 @@ def steps_to_target(fn) -> None:
     passed(f"reached at step {right}: the first step whose last {window} losses average below "
            f"{target}")
 
+def _paired_difference(a, b) -> tuple[float, float]:
+    """The course's answer to exercise 06.2: mean and standard error of a - b, seed by seed."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    return float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
 
 
+_EXAMPLE = ([0.30, 0.52, 0.41], [0.27, 0.45, 0.39])   # the two cells of exercise 06.2
+
+
+def _paired_difference_reference(fn, shown=None):
+    """The course's function, and its decision on the example: Student's t, 2 degrees of
+    freedom, two-sided 5% (the example's 2.6 standard errors are not beyond 4.30)."""
+    from rnnlib.stats import paired_t
+
+    return _paired_difference, bool(paired_t(*_EXAMPLE).p_value < 0.05)
+
+
+@binds("paired_difference", "shown", reference=_paired_difference_reference)
 def paired_difference(fn, shown=None) -> None:
     """Exercise 06.2: ``fn(a, b)`` -> (mean of a - b per seed, standard error of those
     differences); then ``shown``, a decision: is the example's difference shown at the 5% level,
     judged with Student's t for three seeds (2 degrees of freedom), not with two standard errors?"""
-    import math
-
-    import numpy as np
+    from rnnlib.stats import paired_t, t_quantile
 
     expect_answered(fn, "paired_difference")
-    a = [0.30, 0.52, 0.41]   # e.g. cell A's metric for seeds 0, 1, 2
-    b = [0.27, 0.45, 0.39]   # cell B's, the same seeds in the same order
+    a, b = _EXAMPLE   # e.g. cell A's metric for seeds 0, 1, 2, and cell B's for the same seeds
     call = "paired_difference([0.30, 0.52, 0.41], [0.27, 0.45, 0.39])"
     got = fn(list(a), list(b))
     expect_answered(got, call)
@@ -162,9 +207,9 @@ def paired_difference(fn, shown=None) -> None:
     expect_answered(same, "paired_difference([1, 2], [1, 2])")
     expect(near(float(torch.as_tensor(same[0])), 0.0) and near(float(torch.as_tensor(same[1])), 0.0),
            f"two identical lists should differ by 0 ± 0, got {same!r}")
-    ratio = right_mean / right_se
-    p_value = 1 - abs(ratio) / math.sqrt(ratio * ratio + 2)   # two-sided, t with 2 d.o.f.
-    critical = 4.303                                         # t(0.975) with 2 d.o.f.
+    test = paired_t(a, b)
+    ratio, p_value = test.t, test.p_value
+    critical = t_quantile(0.975, test.df)                    # 4.30 with 2 degrees of freedom
     if shown is None or shown is Ellipsis:
         raise CheckFailed(f"paired_difference is right: a - b = {right_mean:.3f} ± "
                           f"{right_se:.3f} per seed. Now decide: set shown = True if that "
@@ -188,12 +233,49 @@ def paired_difference(fn, shown=None) -> None:
            f"freedom, p = {p_value:.2f})")
 
 
-def forget_bias_experiment(prediction, model, x_val, y_val, val_mse) -> None:
-    """Exercise 06.4: a prediction ("solved" or "baseline"), then the measured validation MSE of
-    an LSTM trained with PyTorch's default forget bias. Judges that the measurement is this
-    model's, and says whether the prediction held."""
-    from torch import nn
+class _Adder(nn.Module):
+    """The notebook's model: an LSTM reads x (B, T, 2), a linear layer maps its last state to
+    (B,) sums; PyTorch's default initialisation (the forget-gate bias near 0)."""
 
+    def __init__(self, hidden: int):
+        super().__init__()
+        self.rnn = nn.LSTM(2, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        output, _ = self.rnn(x)
+        return self.head(output[:, -1]).squeeze(-1)
+
+
+def _forget_bias_reference(prediction, model, val_mse, x_val, y_val, *, seed: int = 0,
+                           steps: int = 1500, hidden: int = 32, batch: int = 64,
+                           lr: float = 1e-2):
+    """The course's run of exercise 06.4: the notebook's ``train_adding("lstm", seed, T, steps,
+    forget_bias=None)`` (the same data stream, seed and settings), measured on (x_val, y_val).
+    The prediction is the learner's when it is one of the two (a guess is not wrong), else the
+    outcome."""
+    from rnnlib import data, train
+
+    length = int(x_val.shape[1])
+    x, y = data.adding_problem(n=steps * batch, length=length, seed=1000 * seed + length)
+    batches = list(zip(x.split(batch), y.split(batch), strict=True))
+    torch.manual_seed(seed)
+    trained = _Adder(hidden)
+    train.fit(trained, batches, loss_fn=nn.MSELoss(), lr=lr, steps=steps, log_every=50,
+              seed=seed, quiet=True)
+    measured = train.evaluate(trained, [(x_val, y_val)], loss_fn=nn.MSELoss())["loss"]
+    outcome = "solved" if measured < 0.01 else "baseline"
+    return (prediction if prediction in ("solved", "baseline") else outcome), trained, measured
+
+
+@binds("prediction", "model_b0", "val_mse_b0", reference=_forget_bias_reference)
+def forget_bias_experiment(prediction, model, val_mse, x_val, y_val, *, seed: int = 0,
+                           steps: int = 1500, hidden: int = 32, batch: int = 64,
+                           lr: float = 1e-2) -> None:
+    """Exercise 06.4: a prediction ("solved" or "baseline"), the LSTM trained with PyTorch's
+    default forget bias, and its measured validation MSE on (x_val, y_val). Judges that the
+    measurement is this model's, and says whether the prediction held. ``seed``, ``steps``,
+    ``hidden``, ``batch`` and ``lr`` are the notebook's settings, for the course's own run."""
     expect_answered(prediction, "prediction")
     expect(prediction in ("solved", "baseline"),
            f'prediction should be "solved" (validation MSE below 0.01) or "baseline" (it '

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import torch
 
-from rnnlib.checks._common import CheckFailed, expect, expect_answered, passed
+from rnnlib.checks._common import (
+    CheckFailed,
+    binds,
+    expect,
+    expect_answered,
+    layer_params,
+    passed,
+)
 
 
 def _step_problem(seed: int = 0) -> dict:
@@ -34,6 +41,32 @@ def _step_grads(p: dict, da) -> tuple:
 _GRAD_NAMES = ("dx", "dh_prev", "dW_ih", "dW_hh", "db_ih", "db_hh")
 
 
+def _rnn_step_backward(dh, cache):
+    """The course's ``rnn_step_backward`` for the notebook's cache ``(x_t, h_prev, W_ih, W_hh,
+    h)``: ``rnnlib.reference.rnn_step_backward(dh, cache)``, whose cache is ``(x, h_prev, W_ih,
+    W_hh, a, h, nonlinearity)`` (``a`` is not needed for tanh). Returns (dx, dh_prev, dW_ih,
+    dW_hh, db_ih, db_hh)."""
+    from rnnlib import reference
+
+    x_t, h_prev, W_ih, W_hh, h = cache
+    return reference.rnn_step_backward(dh, (x_t, h_prev, W_ih, W_hh, None, h, "tanh"))
+
+
+def _rnn_parameter_count(input_size, hidden_size, num_layers, bidirectional):
+    """The course's ``rnn_parameter_count``: nn.RNN's parameters, W_ih, W_hh, b_ih and b_hh per
+    layer and direction, the layers above the first reading D * H inputs."""
+    D = 2 if bidirectional else 1
+    return sum(D * layer_params(input_size if layer == 0 else D * hidden_size, hidden_size, 1)
+               for layer in range(num_layers))
+
+
+def _sample_next(logits, temperature, generator):
+    """The course's ``sample_next``: one id drawn from softmax(logits / temperature)."""
+    probs = torch.softmax(logits / temperature, dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator).item()
+
+
+@binds("rnn_step_backward", reference=lambda fn: _rnn_step_backward)
 def rnn_step_backward(fn) -> None:
     """Exercise 02.1: ``fn(dh, cache)`` -> (dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh).
 
@@ -103,6 +136,7 @@ def rnn_step_backward(fn) -> None:
                                       if not np.allclose(g, r, atol=1e-8)))
 
 
+@binds("rnn_parameter_count", reference=lambda fn: _rnn_parameter_count)
 def rnn_parameter_count(fn) -> None:
     """Exercise 02.2: ``fn(input_size, hidden_size, num_layers, bidirectional)`` -> int."""
     from torch import nn
@@ -152,6 +186,7 @@ def rnn_parameter_count(fn) -> None:
     passed("parameter counts equal nn.RNN's for 1-3 layers, one or two directions")
 
 
+@binds("sample_next", reference=lambda fn: _sample_next)
 def sample_next(fn) -> None:
     """Exercise 02.4: ``fn(logits, temperature, generator)`` -> one id drawn from softmax(logits/τ)."""
     expect_answered(fn, "sample_next")
@@ -224,10 +259,45 @@ def sample_next(fn) -> None:
     passed("samples follow softmax(logits / temperature), reproducibly from the generator")
 
 
-
 _OUTCOMES = ("higher", "lower", "same")
 
 
+@torch.no_grad()
+def _validation_nats(model, rows, window: int, reset: bool) -> float:
+    """Mean cross-entropy (nats per character) of ``model(ids, h) -> (logits, h)`` over
+    ``rows`` (B, N) read in windows of ``window``, the state carried from one window to the
+    next or reset to zeros (``h=None``) at every window; the model's mode is left as it was."""
+    import torch.nn.functional as F
+
+    from rnnlib.data import bptt_batches
+
+    was_training = model.training
+    model.eval()
+    total, count, h = 0.0, 0, None
+    for x, y in bptt_batches(rows, window):
+        logits, h = model(x, None if reset else h)
+        total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
+                                 reduction="sum").item()
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+def _outcome(carried: float, reset: float) -> str:
+    cost = reset - carried
+    return "higher" if cost > 0.005 else "lower" if cost < -0.005 else "same"
+
+
+def _state_reset_experiment(prediction, carried_nats, reset_nats, model, rows,
+                            seq_len: int = 16):
+    """The course's answers to exercise 02.3, measured: the outcome, the validation loss with
+    the state carried and with it reset at every window of ``seq_len``."""
+    carried = _validation_nats(model, rows, seq_len, reset=False)
+    reset = _validation_nats(model, rows, seq_len, reset=True)
+    return _outcome(carried, reset), carried, reset
+
+
+@binds("prediction", "carried_nats", "reset_nats", reference=_state_reset_experiment)
 def state_reset_experiment(prediction, carried_nats, reset_nats, model, rows,
                            seq_len: int = 16) -> None:
     """Exercise 02.3: the validation loss with the state carried across windows of ``seq_len``
@@ -237,10 +307,6 @@ def state_reset_experiment(prediction, carried_nats, reset_nats, model, rows,
     the validation text. The check measures both itself, judges the two measurements, and says
     whether the recorded ``prediction`` (``"higher"``, ``"lower"`` or ``"same"``) held.
     """
-    import torch.nn.functional as F
-
-    from rnnlib.data import bptt_batches
-
     expect(prediction in _OUTCOMES,
            f"prediction is {prediction!r}: write down what you expect before you measure, one "
            f"of {', '.join(repr(o) for o in _OUTCOMES)} (reset_nats compared with carried_nats)")
@@ -252,18 +318,8 @@ def state_reset_experiment(prediction, carried_nats, reset_nats, model, rows,
                f"{name} should be a number (nats per character), got {type(value).__name__}")
     carried_nats, reset_nats = float(carried_nats), float(reset_nats)
 
-    @torch.no_grad()
     def measure(reset: bool, window: int) -> float:
-        was_training = model.training
-        model.eval()
-        total, count, h = 0.0, 0, None
-        for x, y in bptt_batches(rows, window):
-            logits, h = model(x, None if reset else h)
-            total += F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                     reduction="sum").item()
-            count += y.numel()
-        model.train(was_training)
-        return total / count
+        return _validation_nats(model, rows, window, reset)
 
     carried, reset = measure(False, seq_len), measure(True, seq_len)
 
@@ -288,7 +344,7 @@ def state_reset_experiment(prediction, carried_nats, reset_nats, model, rows,
                           f"at every window of {seq_len} is {reset:.4f}: change only the state, "
                           f"and read the validation rows in windows of {seq_len}")
     cost = reset - carried
-    outcome = "higher" if cost > 0.005 else "lower" if cost < -0.005 else "same"
+    outcome = _outcome(carried, reset)
     verdict = ("as you predicted" if prediction == outcome
                else f"you predicted {prediction!r}, the measurement says {outcome!r}")
     passed(f"resetting the state every {seq_len} characters changes the validation loss by "

@@ -1,6 +1,10 @@
 """Self-checks of notebook 07, sentiment (``07-sentiment.ipynb``): the majority baseline, a
 logit from a packed batch, accuracy from logits (and the decision what early stopping watches),
 and the shuffled-word-order experiment.
+
+Each check binds what later cells use (``rnnlib.checks._common.binds``): a right answer is
+returned unchanged; an untouched stub or a wrong answer is reported and the course's own answer
+(the private ``_functions`` below) is returned instead, so the notebook runs on.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ import torch
 
 from rnnlib.checks._common import (
     CheckFailed,
+    binds,
     expect,
     expect_answered,
     expect_close,
@@ -17,7 +22,47 @@ from rnnlib.checks._common import (
     passed,
 )
 
+# ---- the course's answers, bound when the learner's answer is missing or wrong
 
+def _majority_accuracy(train_labels, eval_labels):
+    """The accuracy on ``eval_labels`` of always answering the training majority class."""
+    import numpy as np
+
+    majority = np.bincount(np.asarray(train_labels)).argmax()
+    return float((np.asarray(eval_labels) == majority).mean())
+
+
+def _sentence_logit(embedding, lstm, head, padded, lengths):
+    """(B,) logits: the head on the last layer's h_n of the packed, embedded batch."""
+    from rnnlib import data
+
+    _, (h_n, _) = lstm(data.pack(embedding(padded), lengths))
+    return head(h_n[-1]).squeeze(-1)
+
+
+def _logit_accuracy(logits, labels):
+    """The fraction of sentences whose prediction (logit > 0) equals the 0/1 label."""
+    return ((logits > 0) == (labels == 1)).float().mean().item()
+
+
+def _shuffle_words(padded, lengths, generator):
+    """A copy of ``padded`` with each row's first ``lengths[b]`` ids in a random order."""
+    shuffled = padded.clone()
+    for b, n in enumerate(lengths.tolist()):
+        shuffled[b, :n] = padded[b, torch.randperm(n, generator=generator)]
+    return shuffled
+
+
+def _as_prediction(predicted_drop):
+    """The learner's prediction if it is a usable number of points, else None."""
+    try:
+        value = float(predicted_drop)
+    except (TypeError, ValueError):
+        return None
+    return value if -100 <= value <= 100 else None
+
+
+@binds("majority_accuracy", reference=lambda fn: _majority_accuracy)
 def majority_accuracy(fn) -> None:
     """Exercise 07.1: ``fn(train_labels, eval_labels)`` -> the accuracy on ``eval_labels`` of
     always answering the most common class of the *training* labels."""
@@ -61,6 +106,7 @@ def majority_accuracy(fn) -> None:
     passed("always answering the training majority class: the score any model must beat")
 
 
+@binds("sentence_logit", reference=lambda fn: _sentence_logit)
 def packed_logit(fn) -> None:
     """Exercise 07.2: ``fn(embedding, lstm, head, padded, lengths)`` -> (B,) logits from the
     h_n of a packed batch."""
@@ -122,6 +168,7 @@ def packed_logit(fn) -> None:
     passed("one logit per sentence, from the state after its last real word")
 
 
+@binds("logit_accuracy", "stop_on", reference=lambda fn, stop_on=None: (_logit_accuracy, "loss"))
 def logit_accuracy(fn, stop_on=None) -> None:
     """Exercise 07.3: ``fn(logits, labels)`` -> the fraction of sentences where
     ``logit > 0`` agrees with the 0/1 label; then ``stop_on``, a decision: which validation
@@ -180,7 +227,8 @@ def logit_accuracy(fn, stop_on=None) -> None:
            f"validation {stop_on}: {why}")
 
 
-
+@binds("shuffle_words", "predicted_drop",
+       reference=lambda fn, predicted_drop: (_shuffle_words, _as_prediction(predicted_drop)))
 def shuffled_words(fn, predicted_drop) -> None:
     """Exercise 07.4: a recorded prediction, and ``fn(padded, lengths, generator)`` -> a copy of
     the ``(B, T)`` padded ids with the first ``lengths[b]`` ids of each row ``b`` in a random

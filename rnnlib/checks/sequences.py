@@ -8,6 +8,7 @@ import torch
 
 from rnnlib.checks._common import (
     CheckFailed,
+    binds,
     expect,
     expect_answered,
     expect_close,
@@ -16,6 +17,17 @@ from rnnlib.checks._common import (
 )
 
 
+def _length_mask(lengths, T):
+    """The course's ``length_mask``: True on the real steps, t < length, as a (B, T) bool mask."""
+    return torch.arange(T)[None, :] < torch.as_tensor(lengths)[:, None]
+
+
+def _last_real_step(output, lengths):
+    """The course's ``last_real_step``: output (B, T, H) at step lengths - 1 of each row."""
+    return output[torch.arange(output.shape[0]), torch.as_tensor(lengths) - 1]
+
+
+@binds("length_mask", reference=lambda fn: _length_mask)
 def length_mask(fn) -> None:
     """Exercise 01.2: ``fn(lengths, T)`` -> bool mask (B, T), True on real steps."""
     expect_answered(fn, "length_mask")
@@ -39,6 +51,7 @@ def length_mask(fn) -> None:
     passed("the mask is True exactly on the real steps")
 
 
+@binds("last_real_step", reference=lambda fn: _last_real_step)
 def last_real_step(fn) -> None:
     """Exercise 01.3: ``fn(output, lengths)`` picks each sequence's output at its last real step."""
     expect_answered(fn, "last_real_step")
@@ -58,19 +71,53 @@ def last_real_step(fn) -> None:
     passed("each sequence's output at its own last step: equal to what packing gives as h_n")
 
 
+def _tokens(texts) -> list[str]:
+    from rnnlib.data import word_tokenize
+
+    return [t for s in texts for t in word_tokenize(s)]
+
+
+def _unknown_rates(train_tokens, val_tokens, max_unknown: float) -> dict[int, float]:
+    """The share of validation words a ``Vocab(train_tokens, min_freq=k)`` leaves unknown, for
+    k = 1, 2, ... up to the first one over ``max_unknown`` (the rates only grow with k)."""
+    from rnnlib.data import Vocab
+
+    rates, k = {}, 1
+    while True:
+        v = Vocab(train_tokens, min_freq=k)
+        rates[k] = sum(t not in v.stoi for t in val_tokens) / len(val_tokens)
+        if rates[k] > max_unknown or k >= 1000:
+            return rates
+        k += 1
+
+
+def _best_min_freq(rates: dict[int, float], max_unknown: float) -> int:
+    return max([k for k, rate in rates.items() if rate <= max_unknown], default=1)
+
+
+def _training_vocab(vocab, train_texts, val_texts, max_unknown: float = 0.10):
+    """The course's answer to exercise 01.1: the training split's vocabulary with the largest
+    ``min_freq`` that leaves at most ``max_unknown`` of the validation words unknown."""
+    from rnnlib.data import Vocab
+
+    train_tokens = _tokens(train_texts)
+    rates = _unknown_rates(train_tokens, _tokens(val_texts), max_unknown)
+    return Vocab(train_tokens, min_freq=_best_min_freq(rates, max_unknown))
+
+
+@binds("vocab", reference=_training_vocab)
 def training_vocab(vocab, train_texts, val_texts, max_unknown: float = 0.10) -> None:
     """Exercise 01.1: the word vocabulary of the training split with the largest ``min_freq``
     that leaves at most ``max_unknown`` of the validation words unknown (``min_freq=1`` when no
     choice reaches it)."""
-    from rnnlib.data import Vocab, word_tokenize
+    from rnnlib.data import Vocab
 
     expect_answered(vocab, "vocab")
     expect(isinstance(vocab, Vocab), f"vocab should be an rnnlib.data.Vocab, got "
                                      f"{type(vocab).__name__}")
     expect(vocab.itos[:2] == [Vocab.PAD, Vocab.UNK], "keep the <pad> and <unk> specials (ids "
                                                      "0 and 1): padding and unknown words need them")
-    train_tokens = [t for s in train_texts for t in word_tokenize(s)]
-    val_tokens = [t for s in val_texts for t in word_tokenize(s)]
+    train_tokens, val_tokens = _tokens(train_texts), _tokens(val_texts)
 
     def unknown(v: Vocab) -> float:
         return sum(t not in v.stoi for t in val_tokens) / len(val_tokens)
@@ -80,13 +127,8 @@ def training_vocab(vocab, train_texts, val_texts, max_unknown: float = 0.10) -> 
                           "build it from the training tokens only. Words seen only outside "
                           "training would never be learned, and the unknown-word rate you "
                           "measure on validation would come out too low")
-    rates, k = {}, 1
-    while True:   # unknown rates only grow with min_freq: stop at the first one over the limit
-        rates[k] = unknown(Vocab(train_tokens, min_freq=k))
-        if rates[k] > max_unknown or k >= 1000:
-            break
-        k += 1
-    best = max([k for k, rate in rates.items() if rate <= max_unknown], default=1)
+    rates = _unknown_rates(train_tokens, val_tokens, max_unknown)
+    best = _best_min_freq(rates, max_unknown)
     right = Vocab(train_tokens, min_freq=best)
     if vocab.itos == right.itos:
         note = (f" (no min_freq reaches {max_unknown:.0%} on so little data)"

@@ -57,8 +57,8 @@ def fit(model: nn.Module, train_data: Iterable, *, loss_fn: LossFn,
             warning; ``"auto"`` never picks one that cannot run.
         scheduler: a ``torch.optim.lr_scheduler`` made for ``optimizer``, stepped after every
             optimizer step.
-        patience: stop after this many epochs without a lower ``val_loss``. However training
-            ends, the model ends with the best epoch's weights.
+        patience: stop after this many epochs without a lower ``val_loss``; with it, however
+            training ends, the model ends with the best epoch's weights (without it, the last).
         stateful: truncated backpropagation through time. The model's state is carried from
             one batch to the next (detached: gradients stop at the batch boundary) and reset to
             None at the start of each epoch and of validation. Batches must continue each
