@@ -96,7 +96,7 @@ def lab(tmp_path_factory):
     import nbformat
 
     root = tmp_path_factory.mktemp("lab")
-    for folder in ("notebooks", "scripts"):
+    for folder in ("notebooks", "scripts", "results"):  # 06 and 11 read recorded runs
         shutil.copytree(ROOT / folder, root / folder)
     for path in (root / "notebooks").glob("*.ipynb"):  # as a learner's run starts: no outputs
         nb = nbformat.read(path, as_version=4)
