@@ -5,7 +5,8 @@ import re
 import yaml
 from conftest import ROOT
 
-RUNTIME = {"torch", "numpy", "matplotlib", "tqdm", "jupyterlab", "ipykernel", "ipywidgets"}
+RUNTIME = {"torch", "numpy", "matplotlib", "tqdm", "jupyterlab", "ipykernel", "ipywidgets",
+           "jupyterlab-language-pack-zh-cn"}
 
 
 def pins(lines):

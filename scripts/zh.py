@@ -1,0 +1,271 @@
+"""The Chinese edition (中文版): generated from the English notebooks and a translation store.
+
+    python scripts/zh.py build [NN ...]    # make zh: write notebooks/zh-CN/NN-topic.ipynb
+    python scripts/zh.py skeleton NN       # add the untranslated cells of NN to its store
+    python scripts/zh.py status            # what is missing or stale, notebook by notebook
+    python scripts/zh.py glossary          # write notebooks/zh-CN/GLOSSARY.md from glossary.toml
+
+The English notebooks are the only place code is written. A Chinese notebook is its English
+notebook with each markdown cell replaced by its translation from
+``notebooks/zh-CN/translations/NN-topic.md``; code cells and their outputs are the English ones.
+Each translation is keyed to its English cell by the cell's id and a hash of the English text
+it translates::
+
+    <!-- cell 3b393a87 sha 5f0c2d9e1a7b -->
+    中文译文……
+
+    <!-- cell 9e1f00aa sha 0c4d8e2f6b13 allow 合并门 -->
+    A header may ``allow`` a form the glossary bans, where the text shows the mistake itself.
+
+    <!-- cell 41d2c6b0 sha 77a0e3c1d9f2 todo -->
+    An entry marked ``todo`` still holds the English text; ``build`` refuses it.
+
+When an English markdown cell changes, its hash no longer matches: ``build`` refuses, naming the
+notebook, the cell and the store entry to update, so the two editions cannot drift. ``skeleton``
+adds a ``todo`` entry holding the English text for every cell that has none, and changes no
+other entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import re
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+ENGLISH = ROOT / "notebooks"
+CHINESE = ENGLISH / "zh-CN"
+STORE = CHINESE / "translations"
+GLOSSARY = CHINESE / "glossary.toml"
+REGENERATE = "make zh (python scripts/zh.py build)"
+
+_HEADER = re.compile(r"^<!-- cell (?P<id>\S+) sha (?P<sha>[0-9a-f]{12})(?P<todo> todo)?"
+                     r"(?: allow (?P<allow>.+?))? -->$", re.MULTILINE)
+# Relative targets of markdown links and images, and of HTML src/href attributes.
+_LINK = re.compile(r"(?P<pre>\]\(|\b(?:src|href)=[\"'])(?P<target>[^)\"'\s]+)")
+_NOTEBOOK_LINK = re.compile(r"^\d\d-[\w-]+\.ipynb(#.*)?$")
+
+
+class ZhError(Exception):
+    """The Chinese edition cannot be generated as it stands; the message lists every reason."""
+
+
+@dataclass
+class Entry:
+    cell_id: str
+    sha: str
+    text: str
+    allow: set[str] = field(default_factory=set)
+    todo: bool = False  # still the English text, waiting for its translation
+
+
+def english_sha(source: str) -> str:
+    """The key of an English cell's text: 12 hex digits of its SHA-256."""
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def english_notebooks() -> list[Path]:
+    return sorted(ENGLISH.glob("[0-9][0-9]-*.ipynb"))
+
+
+def store_of(english: Path) -> Path:
+    return STORE / f"{english.stem}.md"
+
+
+def chinese_of(english: Path) -> Path:
+    return CHINESE / english.name
+
+
+def parse_store(text: str) -> list[Entry]:
+    """The entries of a translation store, in file order."""
+    heads = list(_HEADER.finditer(text))
+    if text[: heads[0].start() if heads else len(text)].strip():
+        raise ZhError("text before the first <!-- cell ... --> header")
+    entries = []
+    for head, nxt in zip(heads, heads[1:] + [None]):
+        body = text[head.end(): nxt.start() if nxt else len(text)].strip("\n")
+        allow = set((head["allow"] or "").split())
+        entries.append(Entry(head["id"], head["sha"], body, allow, bool(head["todo"])))
+    return entries
+
+
+def format_store(entries: list[Entry]) -> str:
+    parts = []
+    for e in entries:
+        flags = (" todo" if e.todo else "") + (f" allow {' '.join(sorted(e.allow))}" if e.allow else "")
+        parts.append(f"<!-- cell {e.cell_id} sha {e.sha}{flags} -->\n{e.text}\n")
+    return "\n".join(parts)
+
+
+def read_store(english: Path) -> list[Entry]:
+    path = store_of(english)
+    if not path.is_file():
+        raise ZhError(f"{path.relative_to(ROOT)} is missing: python scripts/zh.py skeleton "
+                      f"{english.stem[:2]} starts it")
+    try:
+        return parse_store(path.read_text(encoding="utf-8"))
+    except ZhError as e:
+        raise ZhError(f"{path.relative_to(ROOT)}: {e}") from None
+
+
+def rewrite_links(text: str) -> str:
+    """Links as seen from notebooks/zh-CN/: sibling notebooks stay (the Chinese twins), every
+    other relative target gains a ``../``."""
+    def fix(m: re.Match) -> str:
+        target = m["target"]
+        if (re.match(r"^[a-z][a-z0-9+.-]*:", target) or target.startswith(("#", "/"))
+                or _NOTEBOOK_LINK.match(target)):
+            return m.group(0)
+        return m["pre"] + "../" + target
+    return _LINK.sub(fix, text)
+
+
+def problems(english: Path) -> list[str]:
+    """Why the Chinese twin of ``english`` cannot be generated: [] when it can."""
+    try:
+        entries = read_store(english)
+    except ZhError as e:
+        return [str(e)]
+    nb = nbformat.read(english, as_version=4)
+    store = store_of(english).relative_to(ROOT)
+    twin = chinese_of(english).relative_to(ROOT)
+    by_id: dict[str, Entry] = {}
+    found = []
+    for e in entries:
+        if e.cell_id in by_id:
+            found.append(f"{store}: cell {e.cell_id} is translated twice")
+        by_id[e.cell_id] = e
+    markdown = {c.id: (i, c) for i, c in enumerate(nb.cells) if c.cell_type == "markdown"}
+    for cell_id, (i, cell) in markdown.items():
+        e = by_id.get(cell_id)
+        where = f"{twin} cell {i} (id {cell_id})"
+        if e is None:
+            found.append(f"{where} has no translation: add it to {store} "
+                         f"(python scripts/zh.py skeleton {english.stem[:2]}), then {REGENERATE}")
+        elif e.sha != english_sha(cell.source):
+            found.append(f"{where}: the English cell changed since it was translated: update the "
+                         f"entry 'cell {cell_id} sha {e.sha}' in {store} to the new English text "
+                         f"and its sha to {english_sha(cell.source)}, then {REGENERATE}")
+        elif e.todo:
+            found.append(f"{where} is not translated yet: translate the entry 'cell {cell_id}' in "
+                         f"{store} and remove its 'todo', then {REGENERATE}")
+    for e in entries:
+        if e.cell_id not in markdown:
+            found.append(f"{store}: cell {e.cell_id} is not a markdown cell of {english.name} "
+                         "any more: remove its entry")
+    return found
+
+
+def build(english: Path) -> nbformat.NotebookNode:
+    """The Chinese twin of ``english``; raises ZhError listing every missing or stale entry."""
+    found = problems(english)
+    if found:
+        raise ZhError("\n".join(found))
+    by_id = {e.cell_id: e for e in read_store(english)}
+    nb = nbformat.read(english, as_version=4)
+    twin = copy.deepcopy(nb)
+    for cell in twin.cells:
+        if cell.cell_type == "markdown":
+            cell.source = rewrite_links(by_id[cell.id].text)
+    twin.metadata.pop("rnnlib", None)  # the stored-output fingerprint belongs to the English
+    return twin
+
+
+def rendered(nb: nbformat.NotebookNode) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def write(english: Path) -> Path:
+    out = chinese_of(english)
+    out.write_text(rendered(build(english)), encoding="utf-8")
+    return out
+
+
+def skeleton(english: Path) -> int:
+    """Add an entry holding the English text for every markdown cell with no entry; returns how
+    many were added. Existing entries (stale ones too) are kept, in the notebook's order."""
+    path = store_of(english)
+    entries = read_store(english) if path.exists() else []
+    by_id = {e.cell_id: e for e in entries}
+    nb = nbformat.read(english, as_version=4)
+    ordered, added = [], 0
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        if cell.id in by_id:
+            ordered.append(by_id.pop(cell.id))
+        else:
+            ordered.append(Entry(cell.id, english_sha(cell.source), cell.source, todo=True))
+            added += 1
+    ordered.extend(by_id.values())  # orphans stay until someone removes them
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(format_store(ordered), encoding="utf-8")
+    return added
+
+
+def glossary() -> dict:
+    return tomllib.loads(GLOSSARY.read_text(encoding="utf-8"))
+
+
+def glossary_markdown() -> str:
+    lines = ["# 术语表 (Glossary)", "",
+             "The Chinese edition's terms, generated from `glossary.toml` by "
+             "`python scripts/zh.py glossary`; `tests/test_zh.py` enforces them.",
+             "中文版的术语；测试会检查译文是否遵守。", "",
+             "| 中文 | English | 不用 (never) | 说明 (note) |", "|---|---|---|---|"]
+    for t in glossary()["term"]:
+        lines.append(f"| {t['zh']} | {', '.join(t.get('en', []))} | "
+                     f"{', '.join(t.get('banned', []))} | {t.get('note', '')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _select(numbers: list[str]) -> list[Path]:
+    books = english_notebooks()
+    if not numbers:
+        return books
+    chosen = [b for b in books if b.stem[:2] in numbers or b.stem in numbers]
+    unknown = set(numbers) - {b.stem[:2] for b in chosen} - {b.stem for b in chosen}
+    if unknown:
+        raise SystemExit(f"no English notebook numbered {sorted(unknown)}; "
+                         f"there are {[b.stem for b in books]}")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["build", "skeleton", "status", "glossary"])
+    parser.add_argument("notebooks", nargs="*", help="numbers (02) or stems; all when none")
+    args = parser.parse_args(argv)
+    if args.command == "glossary":
+        (CHINESE / "GLOSSARY.md").write_text(glossary_markdown(), encoding="utf-8")
+        print("wrote notebooks/zh-CN/GLOSSARY.md")
+        return 0
+    failed = 0
+    for english in _select(args.notebooks):
+        if args.command == "skeleton":
+            print(f"{store_of(english).relative_to(ROOT)}: {skeleton(english)} cells to translate")
+        elif args.command == "status":
+            found = problems(english)
+            print(f"{english.stem}: " + ("up to date" if not found else f"{len(found)} problems"))
+            for p in found:
+                print("  " + p)
+            failed += bool(found)
+        else:
+            try:
+                print(f"wrote {write(english).relative_to(ROOT)}")
+            except ZhError as e:
+                print(f"{chinese_of(english).relative_to(ROOT)} not written:\n  "
+                      + str(e).replace("\n", "\n  "), file=sys.stderr)
+                failed += 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
