@@ -51,6 +51,22 @@ class Session:
 _current: Session | None = None
 
 
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+def repo_file(relative: str) -> Path:
+    """A file of the course's repository (``results/...``, ``requirements.txt``), found from the
+    package rather than the working folder, so that a notebook finds it wherever it runs (the
+    English and Chinese editions, the student copies)."""
+    if not isinstance(relative, str | os.PathLike):
+        raise TypeError(f"repo_file: relative should be a path inside the repository, such as "
+                        f"'results/seq2seq-grid.json', got {type(relative).__name__}")
+    if Path(relative).is_absolute():
+        raise ValueError(f"repo_file: relative should be relative to the repository's root, "
+                         f"got the absolute path {str(relative)!r}")
+    return REPOSITORY / relative
+
+
 def current() -> Session | None:
     """The session of the running notebook, or None outside one (scripts, tests)."""
     return _current

@@ -1,10 +1,12 @@
 """`make student`: the learners' copies of the notebooks, without the worked solutions.
 
-    python scripts/make_student.py            # writes student/NN-topic.ipynb for every notebook
+    python scripts/make_student.py   # student/NN-topic.ipynb and student/zh-CN/NN-topic.ipynb
 
 From the same source notebooks (nothing is maintained twice): every cell tagged ``solution``
 is dropped, outputs are cleared, and the exercise stubs and self-checks stay. The diagrams
-(``notebooks/figures/``) are copied beside them, so that the copies show them too. In a student copy
+(``notebooks/figures/``) are copied beside them, so that the copies show them too; the Chinese
+edition's copies go to ``zh-CN/`` below them, where its ``../figures/`` links find the same
+diagrams. In a student copy
 each self-check therefore runs on the untouched stub and says what to do.
 """
 
@@ -38,9 +40,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "student", help="output folder")
     args = parser.parse_args()
     args.out.mkdir(exist_ok=True)
+    chinese = ROOT / "notebooks" / "zh-CN"
     for path in notebooks():
         nbformat.write(student_copy(nbformat.read(path, as_version=4)), args.out / path.name)
         print(f"wrote {args.out.name}/{path.name}")
+        twin = chinese / path.name
+        if twin.is_file():
+            (args.out / "zh-CN").mkdir(exist_ok=True)
+            nbformat.write(student_copy(nbformat.read(twin, as_version=4)),
+                           args.out / "zh-CN" / path.name)
+            print(f"wrote {args.out.name}/zh-CN/{path.name}")
     figures = ROOT / "notebooks" / "figures"
     if figures.is_dir():
         shutil.copytree(figures, args.out / "figures", dirs_exist_ok=True)

@@ -89,7 +89,7 @@ def parse_store(text: str) -> list[Entry]:
     if text[: heads[0].start() if heads else len(text)].strip():
         raise ZhError("text before the first <!-- cell ... --> header")
     entries = []
-    for head, nxt in zip(heads, heads[1:] + [None]):
+    for head, nxt in zip(heads, heads[1:] + [None], strict=True):
         body = text[head.end(): nxt.start() if nxt else len(text)].strip("\n")
         allow = set((head["allow"] or "").split())
         entries.append(Entry(head["id"], head["sha"], body, allow, bool(head["todo"])))
@@ -182,6 +182,26 @@ def rendered(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb) + "\n"
 
 
+def drift(english: Path) -> list[str]:
+    """How the committed Chinese twin differs from what ``build`` makes now: [] when it does
+    not (a hand edit, a changed English code cell or output, a translation not yet built)."""
+    path = chinese_of(english)
+    name = path.relative_to(ROOT)
+    if not path.is_file():
+        return [f"{name} is missing: {REGENERATE}"]
+    committed = nbformat.read(path, as_version=4)
+    generated = build(english)
+    if len(committed.cells) != len(generated.cells):
+        return [f"{name} has {len(committed.cells)} cells, {english.name} {len(generated.cells)}: "
+                f"{REGENERATE}"]
+    found = [f"{name} cell {i} ({a.cell_type}, id {a.get('id')}) is not what {REGENERATE} makes "
+             f"from {english.name} and its translation: never edit a Chinese notebook by hand"
+             for i, (a, b) in enumerate(zip(committed.cells, generated.cells, strict=True)) if a != b]
+    if committed.metadata != generated.metadata:
+        found.append(f"{name}: its metadata is not {english.name}'s: {REGENERATE}")
+    return found
+
+
 def write(english: Path) -> Path:
     out = chinese_of(english)
     out.write_text(rendered(build(english)), encoding="utf-8")
@@ -253,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{store_of(english).relative_to(ROOT)}: {skeleton(english)} cells to translate")
         elif args.command == "status":
             found = problems(english)
+            found = found or drift(english)
             print(f"{english.stem}: " + ("up to date" if not found else f"{len(found)} problems"))
             for p in found:
                 print("  " + p)

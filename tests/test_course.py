@@ -118,3 +118,13 @@ def test_benchmarks_refuse_to_time_on_a_busy_machine_and_name_the_load(monkeypat
     monkeypatch.setattr(course.os, "getloadavg", lambda: (0.2, 0.1, 0.1))
     monkeypatch.setattr(course.os, "cpu_count", lambda: 2)
     assert course.require_quiet_machine() == "load average before: 0.20"  # limit: 2 CPUs / 2
+
+
+def test_repo_file_finds_repository_files_from_any_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a notebook in notebooks/zh-CN/ or student/ runs elsewhere
+    assert course.repo_file("requirements.txt").read_text().startswith("#")
+    assert course.repo_file("results/seq2seq-grid.json").is_file()
+    with pytest.raises(ValueError, match="relative to the repository's root"):
+        course.repo_file(str(tmp_path / "x.json"))
+    with pytest.raises(TypeError, match="relative should be a path"):
+        course.repo_file(3)
