@@ -180,6 +180,54 @@ def greedy_decode(model: Seq2Seq, source: torch.Tensor, bos: int, eos: int,
     return tokens, alphas
 
 
+@torch.no_grad()
+def beam_decode(model: Seq2Seq, source: torch.Tensor, bos: int, eos: int, max_length: int,
+                beam: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    """Beam search: the ``beam`` most likely prefixes of each row, kept step by step.
+
+    A prefix's score is the sum of its tokens' log-probabilities (no length normalisation); a
+    finished prefix (it produced ``eos``) keeps its score and extends only with ``eos``. After
+    ``max_length`` steps, or once every prefix has finished, each row returns its best.
+    ``beam=1`` is greedy decoding. source (B, S) -> tokens (B, max_length) (``eos`` after the
+    first ``eos``), and each row's score (B,).
+    """
+    if not isinstance(beam, int) or isinstance(beam, bool) or beam < 1:
+        raise ValueError(f"beam_decode: beam should be a whole number of prefixes >= 1, "
+                         f"got {beam!r}")
+    was_training = model.training
+    model.eval()
+    keys, mask, state = model.encode(source)
+    rows, device = source.shape[0], source.device
+    # Row b's prefixes are rows b*beam ... b*beam + beam - 1 of every tensor below.
+    keys, mask = keys.repeat_interleave(beam, 0), mask.repeat_interleave(beam, 0)
+    state = state.repeat_interleave(beam, 1)
+    score = torch.full((rows, beam), float("-inf"), device=device)
+    score[:, 0] = 0.0  # one live prefix to start with: the others would repeat it
+    token = torch.full((rows * beam, 1), bos, dtype=torch.long, device=device)
+    done = torch.zeros(rows * beam, dtype=torch.bool, device=device)
+    history = torch.empty((rows * beam, 0), dtype=torch.long, device=device)
+    for _ in range(max_length):
+        logits, state, _ = model.decode(token, keys, mask, state)
+        log_p = F.log_softmax(logits[:, -1], dim=-1)                 # (rows*beam, V)
+        only_eos = torch.full_like(log_p, float("-inf"))
+        only_eos[:, eos] = 0.0
+        log_p = torch.where(done[:, None], only_eos, log_p)
+        vocab = log_p.shape[1]
+        total = (score.reshape(-1, 1) + log_p).reshape(rows, beam * vocab)
+        score, index = total.topk(beam, dim=1)                       # sorted, best first
+        parent = (torch.arange(rows, device=device)[:, None] * beam + index // vocab).reshape(-1)
+        token = (index % vocab).reshape(-1, 1)
+        history = torch.cat([history[parent], token], dim=1)
+        state, done = state[:, parent], done[parent] | (token[:, 0] == eos)
+        if bool(done.all()):
+            break
+    model.train(was_training)
+    best = history.reshape(rows, beam, -1)[:, 0]
+    if best.shape[1] < max_length:
+        best = F.pad(best, (0, max_length - best.shape[1]), value=eos)
+    return best, score[:, 0]
+
+
 def sequence_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Cross-entropy per target token, padding (id 0) left out: logits (B, T, V), targets (B, T)."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
@@ -295,12 +343,19 @@ def make_batches(pairs: Sequence[tuple[str, str]], source: Codec, target: Codec,
 
 
 def translate(model: Seq2Seq, texts: Sequence[str], source: Codec, target: Codec,
-              max_length: int, batch_size: int = 1000) -> tuple[list[str], list[torch.Tensor]]:
-    """Greedy outputs for ``texts``, and each one's attention weights (T_out, S) (or empty)."""
+              max_length: int, batch_size: int = 1000,
+              beam: int = 1) -> tuple[list[str], list[torch.Tensor]]:
+    """Greedy outputs for ``texts`` (``beam_decode``'s with ``beam`` > 1), and, greedy only, each
+    one's attention weights (T_out, S) (empty without attention)."""
     device = next(model.parameters()).device
     outputs, weights = [], []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start:start + batch_size]
+        if beam > 1:
+            tokens, _ = beam_decode(model, source.encode(chunk).to(device), target.bos,
+                                    target.eos, max_length, beam)
+            outputs += target.decode(tokens.cpu())
+            continue
         tokens, alpha = greedy_decode(model, source.encode(chunk).to(device), target.bos,
                                       target.eos, max_length)
         outputs += target.decode(tokens.cpu())

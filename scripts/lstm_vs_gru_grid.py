@@ -69,8 +69,9 @@ ADDING = {"lengths": [25, 50, 100], "hidden": 32, "batch": 64, "steps": 800, "lo
           "test_n": 1000, "target": 0.05, "solved": 0.01, "smooth": 50}
 CHARLM = {"train_chars": 200_000, "val_chars": 40_000, "embed": 32, "hidden": 128, "batch": 32,
           "seq_len": 64, "epochs": 3, "lr": 3e-3, "clip": 1.0, "target": 2.2, "smooth": 25}
+# split_seed: notebook 07's SPLIT_SEED, so that 07's test sentences stay unread here too.
 SENTIMENT = {"embed": 64, "hidden": 64, "batch": 64, "epochs": 4, "lr": 2e-3, "clip": 1.0,
-             "dropout": 0.3, "target": 0.70}
+             "dropout": 0.3, "target": 0.70, "split_seed": 2026}
 
 
 # ----------------------------------------------------------------------------- parameter counts
@@ -277,7 +278,8 @@ def run_sentiment(settings: dict, seeds: list[int], log, limit: int | None = Non
     evaluation, and are not read here."""
     s, runs = settings, []
     sentences = data.load_sentiment()
-    train_idx, val_idx, _ = data.split_indices(len(sentences), (0.8, 0.1, 0.1), seed=0)
+    train_idx, val_idx, _ = data.split_indices(len(sentences), (0.8, 0.1, 0.1),
+                                               seed=s["split_seed"])
     if limit:
         train_idx, val_idx = train_idx[:limit], val_idx[: limit // 8]
     tokens = [data.word_tokenize(t) for t in sentences.texts]
@@ -346,7 +348,8 @@ def run_timing(adding: dict, charlm: dict, sentiment: dict, rounds: int, steps: 
                      lambda kind, h: _Stateless(CharLM(kind, len(vocab), charlm["embed"], h)),
                      char_lm_loss, [((x,), y)]))
     sentences = data.load_sentiment()
-    train_idx = data.split_indices(len(sentences), (0.8, 0.1, 0.1), seed=0)[0]
+    train_idx = data.split_indices(len(sentences), (0.8, 0.1, 0.1),
+                                   seed=sentiment["split_seed"])[0]
     tokens = [data.word_tokenize(sentences.texts[i]) for i in train_idx]
     words = data.Vocab([t for s in tokens for t in s], min_freq=2)
     g = np.random.default_rng(0)

@@ -11,6 +11,7 @@ the notebook's, scored once there). It also records dates (attention) per seed.
     python scripts/seq2seq_grid.py --quick --out /tmp/q.json   # a test, seconds
     python scripts/seq2seq_grid.py --seeds 1 --out /tmp/s1.json   # one seed per process...
     python scripts/seq2seq_grid.py --merge /tmp/s0.json /tmp/s1.json /tmp/s2.json   # ...joined
+    python scripts/seq2seq_grid.py --reverse-steps 2000   # train longer than the notebook can
 
 The JSON file names the machine, the command and the settings. Wall times depend on what else
 the machine was doing and are recorded only as a note.
@@ -72,6 +73,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a test of the script")
+    parser.add_argument("--reverse-steps", type=int, default=SETTINGS["reverse_steps"],
+                        help="training steps of both reversal models (the notebook's: "
+                             f"{SETTINGS['reverse_steps']})")
     parser.add_argument("--merge", type=Path, nargs="+", help="join part files (one per seed)")
     args = parser.parse_args(argv)
     if args.merge:
@@ -84,7 +88,9 @@ def main(argv=None) -> int:
         print(f"wrote {args.out}")
         return 0
     torch.set_num_threads(1)
-    s = {**SETTINGS, **(QUICK if args.quick else {})}
+    if args.reverse_steps < 1:
+        parser.error(f"--reverse-steps should be a positive number of steps, got {args.reverse_steps}")
+    s = {**SETTINGS, "reverse_steps": args.reverse_steps, **(QUICK if args.quick else {})}
     machine = {"platform": platform.platform(), "processor": platform.processor(),
                "python": platform.python_version(), "torch": torch.__version__,
                "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),

@@ -90,20 +90,8 @@ def browser():
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on localhost, serving a copy (autosave must not touch the source)."""
-    import nbformat
-
-    root = tmp_path_factory.mktemp("lab")
-    for folder in ("notebooks", "scripts", "results"):  # 06 and 11 read recorded runs
-        shutil.copytree(ROOT / folder, root / folder)
-    for path in (root / "notebooks").glob("*.ipynb"):  # as a learner's run starts: no outputs
-        nb = nbformat.read(path, as_version=4)
-        for cell in nb.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        nbformat.write(nb, path)
+def serve(root, **env):
+    """Start a JupyterLab server on localhost serving ``root``; return (server, url, token)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -114,7 +102,8 @@ def lab(tmp_path_factory):
          "--ServerApp.ip=127.0.0.1", "--ServerApp.allow_root=True",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
          "--LabApp.expose_app_in_browser=True"],  # news and updates: the course's overrides
-        env=smoke_env(RNNLIB_STRICT_CHECKS="0"), stdout=log, stderr=subprocess.STDOUT)
+        env=smoke_env(RNNLIB_STRICT_CHECKS="0", **env), stdout=log, stderr=subprocess.STDOUT)
+    server.log = log
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -126,10 +115,54 @@ def lab(tmp_path_factory):
                 raise RuntimeError("JupyterLab did not start:\n"
                                    + (root / "server.log").read_text()[-3000:]) from None
             time.sleep(0.5)
-    yield url, token, root
+    return server, url, token
+
+
+def stop(server) -> None:
     server.terminate()
     server.wait(timeout=30)
-    log.close()
+    server.log.close()
+
+
+def served_copy(root):
+    """A copy of what a learner's JupyterLab serves (autosave must not touch the source), as a
+    learner's run starts: no outputs."""
+    import nbformat
+
+    for folder in ("notebooks", "scripts", "results"):  # 06 and 11 read recorded runs
+        shutil.copytree(ROOT / folder, root / folder)
+    for path in [*(root / "notebooks").glob("*.ipynb"), *(root / "notebooks").glob("*/*.ipynb")]:
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server on localhost, serving a copy of the course."""
+    root = tmp_path_factory.mktemp("lab")
+    served_copy(root)
+    server, url, token = serve(root)
+    yield url, token, root
+    stop(server)
+
+
+@pytest.fixture(scope="module")
+def lab_zh(tmp_path_factory):
+    """The same, with JupyterLab's interface in Chinese, as ``make lab LANG=zh_CN`` opens it."""
+    import json
+
+    root = tmp_path_factory.mktemp("lab-zh")
+    served_copy(root)
+    settings = root / "user-settings"
+    language = settings / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
+    language.parent.mkdir(parents=True)
+    language.write_text(json.dumps({"locale": "zh_CN"}))
+    server, url, token = serve(root, JUPYTERLAB_SETTINGS_DIR=str(settings))
+    yield url, token, root
+    stop(server)
 
 
 def shutdown_kernels(url: str, token: str) -> None:
@@ -308,3 +341,39 @@ def test_the_browser_run_sees_a_diagram_that_does_not_load(browser, lab):
     nbformat.write(nb, lab[2] / "notebooks" / "missing-diagram.ipynb")
     errors, images = run_all_cells(browser, lab, "notebooks/missing-diagram.ipynb", 1)
     assert not errors and len(images) == 1 and not images[0]["loaded"]
+
+
+ZH_MENU = "() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel')).map(e => e.textContent)"
+
+
+@pytest.mark.notebook
+def test_chinese_edition_runs_in_jupyterlab_in_chinese(browser, lab_zh):
+    """Two Chinese notebooks in the Chinese interface: 00, and the student copy of 04 (its
+    diagram comes from ../figures/, its exercises are left undone)."""
+    import nbformat
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from make_student import student_copy
+
+    url, token, root = lab_zh
+    page = browser.new_page()
+    try:
+        page.goto(f"{url}/lab?token={token}")
+        page.wait_for_function(f"() => ({ZH_MENU})().length > 0", timeout=120_000)
+        menus = page.evaluate(ZH_MENU)
+    finally:
+        page.close()
+    assert "文件" in menus and "编辑" in menus, f"JupyterLab's menus are not in Chinese: {menus}"
+    errors, _ = run_all_cells(browser, lab_zh, "notebooks/zh-CN/00-welcome.ipynb")
+    assert not errors, f"zh-CN/00-welcome.ipynb showed errors in JupyterLab: {errors}"
+    twin = ROOT / "notebooks" / "zh-CN" / "04-lstm.ipynb"
+    nbformat.write(student_copy(nbformat.read(twin, as_version=4)),
+                   root / "notebooks" / "zh-CN" / "student-04-lstm.ipynb")
+    expected = len(re.findall(r"!\[[^\]]*\]\((\.\./figures/[^)\s]+\.svg)\)", twin.read_text()))
+    checks: list[str] = []
+    errors, images = run_all_cells(browser, lab_zh, "notebooks/zh-CN/student-04-lstm.ipynb",
+                                   expected, checks=checks)
+    assert not errors, f"the Chinese student copy of 04 stopped: {errors}"
+    assert checks and all("not written yet" in text for text in checks), checks
+    assert expected and len(images) == expected and all(i["loaded"] for i in images), \
+        f"zh-CN 04: {expected} diagrams referenced, JupyterLab shows {images}"

@@ -104,3 +104,36 @@ def test_longer_inputs_binds_a_value_when_not_strict(monkeypatch, capsys):
     assert checks.longer_inputs(2.0, 0.03, 0.5) == 0.03
     assert "✗" in capsys.readouterr().out
     assert checks.longer_inputs(0.2, 0.03, 0.5) == 0.2
+
+
+# ---- exercise 4: greedy or a small beam
+
+BEAM_RAISES_PLAIN = {"plain": (0.080, 0.095), "attention": (0.920, 0.924)}
+
+
+@pytest.mark.parametrize("exact, measured", [
+    (BEAM_RAISES_PLAIN, "plain"),
+    ({"plain": (0.08, 0.08), "attention": (0.90, 0.93)}, "attention"),
+    ({"plain": (0.08, 0.10), "attention": (0.90, 0.93)}, "both"),
+    ({"plain": (0.08, 0.085), "attention": (0.92, 0.915)}, "neither"),
+])
+def test_beam_decision_says_whether_the_measurement_agrees(capsys, exact, measured):
+    assert checks.beam_decision(measured, exact) == measured
+    assert "the measurement agrees" in capsys.readouterr().out
+    other = "neither" if measured != "neither" else "both"
+    assert checks.beam_decision(other, exact) == other  # a decision, not an error
+    out = capsys.readouterr().out
+    assert f"the measurement says {measured!r}" in out and "✓" in out
+
+
+@pytest.mark.parametrize("wrong, message", [(..., "still Ellipsis"), ("beam", "one of"),
+                                            (3, "one of")])
+def test_beam_decision_refuses_what_is_not_one_of_the_four_answers(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        checks.beam_decision(wrong, BEAM_RAISES_PLAIN)
+
+
+def test_beam_decision_binds_the_measured_answer_when_not_strict(monkeypatch, capsys):
+    monkeypatch.delenv("RNNLIB_STRICT_CHECKS", raising=False)
+    assert checks.beam_decision(..., BEAM_RAISES_PLAIN) == "plain"
+    assert "not written yet" in capsys.readouterr().out

@@ -12,6 +12,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import lstm_vs_gru_grid as grid  # noqa: E402
 
+ROOT = Path(__file__).resolve().parents[1]
+
 
 def part(tmp_path, name, command, runs, timing=None, settings=None):
     result = {"machine": {"date": "2026-01-01T00:00:00Z", "cpu_count": 2}, "seeds": [0],
@@ -65,3 +67,17 @@ def test_timing_is_not_saved_when_the_load_rose_while_it_ran(tmp_path, monkeypat
     with pytest.raises(SystemExit, match="after timing is above"):
         grid.main(["--quick", "--tasks", "timing", "--max-load", "1", "--out", str(out)])
     assert not out.exists() or "timing" not in json.loads(out.read_text())
+
+
+def test_sentiment_runs_split_the_sentences_as_notebook_07_does():
+    """The grid ranks on validation sentences; 07's test sentences must not be among its
+    training or validation sentences, so both split with 07's seed."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / "07-sentiment.ipynb", as_version=4)
+    seed = int(re.search(r"^SPLIT_SEED = (\d+)", nb.cells[1].source, re.M)[1])
+    assert grid.SENTIMENT["split_seed"] == seed
+    recorded = json.loads((ROOT / "results" / "lstm-vs-gru-grid.json").read_text())
+    assert recorded["settings"]["sentiment"]["split_seed"] == seed

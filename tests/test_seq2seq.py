@@ -119,3 +119,61 @@ def test_codec_round_trip_batches_and_scores():
     assert seq2seq.exact_match(["ab", "c"], ["ab", "d"]) == 0.5
     assert seq2seq.accuracy_by_length(["ab", "c", "x"], ["ab", "d", "x"], [2, 1, 1]) == \
         {1: 0.5, 2: 1.0}
+
+
+def _tiny_model(attention, seed=0, vocab=5):
+    torch.manual_seed(seed)
+    model = seq2seq.Seq2Seq(6, vocab, embed=4, hidden=6, attention=attention)
+    for p in model.parameters():  # flat step distributions: greedy often misses the best
+        nn.init.normal_(p, std=0.5)
+    source = torch.tensor([[3, 4, 5, 3], [4, 3, 0, 0], [5, 5, 4, 0]])
+    return model, source
+
+
+def _sequence_log_prob(model, source_row, tokens, bos, eos):
+    """log P(tokens | source) by teacher forcing, stopping after the first eos."""
+    keys, mask, state = model.encode(source_row[None])
+    previous = torch.tensor([[bos] + tokens[:-1]])
+    log_p = F.log_softmax(model.decode(previous, keys, mask, state)[0][0], dim=-1)
+    end = tokens.index(eos) + 1 if eos in tokens else len(tokens)
+    return float(sum(log_p[t, tokens[t]] for t in range(end)))
+
+
+def test_beam_of_one_is_greedy_decoding():
+    for attention in (None, "additive"):
+        model, source = _tiny_model(attention)
+        greedy, _ = seq2seq.greedy_decode(model, source, bos=1, eos=2, max_length=6)
+        beam, _ = seq2seq.beam_decode(model, source, bos=1, eos=2, max_length=6, beam=1)
+        assert torch.equal(greedy, beam)
+
+
+def test_a_beam_as_wide_as_all_sequences_finds_the_most_likely_one():
+    import itertools
+
+    vocab, length, bos, eos = 4, 3, 1, 2
+    found_better_than_greedy = False
+    for seed in range(4):
+        model, source = _tiny_model("additive", seed, vocab)
+        model.eval()
+        tokens, scores = seq2seq.beam_decode(model, source, bos, eos, length, beam=vocab ** length)
+        greedy, _ = seq2seq.greedy_decode(model, source, bos, eos, length)
+        with torch.no_grad():
+            for b in range(source.shape[0]):
+                best = max((list(c) for c in itertools.product(range(vocab), repeat=length)),
+                           key=lambda c: _sequence_log_prob(model, source[b], c, bos, eos))
+                best_score = _sequence_log_prob(model, source[b], best, bos, eos)
+                assert abs(float(scores[b]) - best_score) < 1e-4
+                assert abs(_sequence_log_prob(model, source[b], tokens[b].tolist(), bos, eos)
+                           - best_score) < 1e-4
+                greedy_score = _sequence_log_prob(model, source[b], greedy[b].tolist(), bos, eos)
+                found_better_than_greedy |= best_score > greedy_score + 1e-3
+    assert found_better_than_greedy  # the test can tell a beam from greedy decoding
+
+
+def test_beam_decode_rejects_a_beam_that_is_not_a_positive_whole_number():
+    import pytest
+
+    model, source = _tiny_model(None)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="beam should be a whole number"):
+            seq2seq.beam_decode(model, source, 1, 2, 4, beam=bad)

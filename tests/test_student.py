@@ -1,5 +1,6 @@
 """Student copies (`make student`): solutions gone, and every self-check says what to do."""
 
+import re
 import sys
 
 import nbformat
@@ -66,3 +67,14 @@ def test_make_student_writes_every_notebook_and_the_diagrams_they_show(tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
     for path in (ROOT / "notebooks" / "figures").glob("*.svg"):
         assert (tmp_path / "figures" / path.name).read_bytes() == path.read_bytes()
+    # The Chinese copies: the same cells as the English copies, prose aside, and their
+    # ../figures/ links find the diagrams copied above.
+    assert sorted(p.name for p in (tmp_path / "zh-CN").glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
+    for path in NOTEBOOKS:
+        english = nbformat.read(tmp_path / path.name, as_version=4)
+        chinese = nbformat.read(tmp_path / "zh-CN" / path.name, as_version=4)
+        assert [(c.cell_type, c.source if c.cell_type == "code" else c.id) for c in english.cells] \
+            == [(c.cell_type, c.source if c.cell_type == "code" else c.id) for c in chinese.cells]
+        for target in re.findall(r"\]\((\.\./figures/[^)\s]+)\)",
+                                 "".join(c.source for c in chinese.cells)):
+            assert (tmp_path / "zh-CN" / target).is_file(), f"zh-CN/{path.name}: {target}"

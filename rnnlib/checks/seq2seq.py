@@ -1,6 +1,7 @@
 """Self-checks of notebook 11, sequence to sequence (``11-seq2seq.ipynb``): attention weights
-with padding masked, the softmax's backward pass derived by hand, and a prediction of the
-accuracy on inputs longer than any seen in training.
+with padding masked, the softmax's backward pass derived by hand, a prediction of the
+accuracy on inputs longer than any seen in training, and a decision between greedy decoding
+and a small beam.
 """
 
 from __future__ import annotations
@@ -105,3 +106,34 @@ def longer_inputs(prediction, plain: float, attention: float) -> None:
            f"prediction should be a fraction between 0 and 1, got {value}")
     passed(f"your prediction for the plain model: {value:.2f}; measured on the longer inputs: "
            f"plain {plain:.3f}, attention {attention:.3f}")
+
+
+_BEAM_CHOICES = ("plain", "attention", "both", "neither")
+
+
+def _beam_answer(exact) -> str:
+    """Whose exact match a beam raised by at least a point: exact = {name: (greedy, beam)}."""
+    helped = [name for name in ("plain", "attention") if exact[name][1] - exact[name][0] >= 0.01]
+    return "both" if len(helped) == 2 else helped[0] if helped else "neither"
+
+
+@binds("beam_helps", reference=lambda beam_helps, exact: _beam_answer(exact))
+def beam_decision(beam_helps, exact) -> None:
+    """Exercise 11.4: a decision made before measuring, ``beam_helps`` one of "plain",
+    "attention", "both", "neither" (whose exact match a beam of 3 raises by at least 0.01),
+    set beside the measurement ``exact = {"plain": (greedy, beam), "attention": (greedy, beam)}``.
+    Like a prediction, a decision the measurement contradicts is not an error: the check says
+    which way the measurement went."""
+    expect_answered(beam_helps, "beam_helps")
+    choice = beam_helps.strip().lower() if isinstance(beam_helps, str) else beam_helps
+    expect(choice in _BEAM_CHOICES, f"beam_helps should be one of "
+           f"{', '.join(map(repr, _BEAM_CHOICES))}, got {beam_helps!r}")
+    expect(isinstance(exact, dict) and set(exact) == {"plain", "attention"}
+           and all(len(v) == 2 for v in exact.values()),
+           f"exact should map 'plain' and 'attention' to (greedy, beam) exact matches, got {exact!r}")
+    measured = _beam_answer(exact)
+    rises = "; ".join(f"{name} {exact[name][0]:.3f} -> {exact[name][1]:.3f}"
+                      for name in ("plain", "attention"))
+    verdict = ("the measurement agrees" if choice == measured else
+               f"the measurement says {measured!r}: set your reasoning beside the model answer")
+    passed(f"you decided {choice!r}; exact match, greedy -> beam of 3: {rises}; {verdict}")
