@@ -186,7 +186,7 @@ def drift(english: Path) -> list[str]:
     """How the committed Chinese twin differs from what ``build`` makes now: [] when it does
     not (a hand edit, a changed English code cell or output, a translation not yet built)."""
     path = chinese_of(english)
-    name = path.relative_to(ROOT)
+    name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
     if not path.is_file():
         return [f"{name} is missing: {REGENERATE}"]
     committed = nbformat.read(path, as_version=4)

@@ -34,12 +34,12 @@ WORDS = {
     "en": {"binder": "Open in JupyterLab on Binder", "download": "Download the notebook (.ipynb)",
            "switch": "中文版", "switch_lang": "zh-CN", "show_solution": "Show the solution",
            "hide_solution": "Hide the solution", "show_code": "Show code cell source",
-           "hide_code": "Hide code cell source", "notebooks": "Notebooks",
+           "hide_code": "Hide code cell source", "bar": "This page elsewhere",
            "title": "Recurrent neural networks"},
     "zh-CN": {"binder": "在 Binder 上用 JupyterLab 打开", "download": "下载笔记本 (.ipynb)",
               "switch": "English", "switch_lang": "en", "show_solution": "显示参考答案",
               "hide_solution": "隐藏参考答案", "show_code": "显示代码",
-              "hide_code": "隐藏代码", "notebooks": "笔记本",
+              "hide_code": "隐藏代码", "bar": "本页的其他形式",
               "title": "循环神经网络"},
 }[EDITION]
 
@@ -244,7 +244,21 @@ def page_context(app, pagename: str, templatename: str, context: dict, doctree) 
         context["course_switch"] = root + prefix + target + ".html"
 
 
+def chinese_search_language():
+    """Sphinx 9.0.4's Chinese search ships the English stemmer but names it ChineseStemmer, so
+    the search page fails ("ChineseStemmer is not defined"; sphinx-doc/sphinx#14229, fixed by
+    sphinx-doc/sphinx#14416 after 9.0.4): name the stemmer it ships."""
+    from sphinx.search.zh import SearchChinese
+
+    class Chinese(SearchChinese):
+        language_name = "English"  # the JS class of english-stemmer.js: EnglishStemmer
+
+    return Chinese
+
+
 def setup(app):
+    if ZH:
+        app.add_search_language(chinese_search_language())
     app.connect("source-read", source_read)
     app.connect("html-page-context", page_context)
     app.connect("build-finished", copy_mathjax)

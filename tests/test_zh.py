@@ -137,6 +137,27 @@ def test_chinese_prose_speaks_only_about_the_subject(english):
     assert not found, f"{zh.chinese_of(english).name}: " + "; ".join(found)
 
 
+_MATH = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$", re.S)
+_CODE_HTML = re.compile(r"<(code|pre)>.*?</\1>", re.S)
+
+
+@pytest.mark.parametrize("english", ENGLISH, ids=IDS)
+def test_bold_and_italics_render(english):
+    """CommonMark (JupyterLab, GitHub) shows ** as literal asterisks when it cannot open or close
+    emphasis, as in **术语（term）**上: after full-width punctuation a closing ** must be followed
+    by a space or punctuation. Each translation is rendered, and no ** may survive."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    found = []
+    for e in zh.read_store(english):
+        html = _CODE_HTML.sub(" ", md.render(_MATH.sub("x", e.text)))
+        for m in re.finditer(r"\*\*", html):
+            found.append(f"cell {e.cell_id}: ...{html[max(0, m.start() - 20):m.end() + 10]}...")
+    assert not found, (f"{zh.store_of(english).relative_to(ROOT)}: ** that renders as asterisks "
+                       "(move full-width punctuation outside the ** or reword): " + "; ".join(found))
+
+
 def _course_prose():
     """(notebook stem, cell id, translated text, allowed forms), in course order."""
     for english in ENGLISH:
@@ -159,14 +180,35 @@ def test_each_banned_form_is_shown_where_the_course_discusses_it():
         assert 1 <= allowed[form] <= 2, f"{form} should be mentioned (and allowed) once, not {allowed[form]}"
 
 
+def _standalone(text: str, term: str, longer: list[str]) -> int:
+    """Where ``term`` first appears in ``text`` other than inside a longer glossary term
+    (门控 inside 门控循环单元); -1 if nowhere."""
+    for m in re.finditer(re.escape(term), text):
+        if not any(text[max(0, m.start() - len(y)):m.end() + len(y)].find(y) != -1
+                   and _covers(text, m.start(), term, y) for y in longer):
+            return m.start()
+    return -1
+
+
+def _covers(text: str, at: int, term: str, longer: str) -> bool:
+    offset = longer.find(term)
+    while offset != -1:
+        if text[at - offset: at - offset + len(longer)] == longer:
+            return True
+        offset = longer.find(term, offset + 1)
+    return False
+
+
 def test_first_use_of_each_term_gives_its_english():
     missing = []
     cells = list(_course_prose())
-    for term in zh.glossary()["term"]:
+    terms = zh.glossary()["term"]
+    for term in terms:
         if not term.get("en") or not term.get("gloss", True):
             continue
+        longer = [t["zh"] for t in terms if term["zh"] in t["zh"] and t["zh"] != term["zh"]]
         for stem, cid, text, _ in cells:
-            at = prose(text).find(term["zh"])
+            at = _standalone(prose(text), term["zh"], longer)
             if at < 0:
                 continue
             after = prose(text)[at + len(term["zh"]): at + len(term["zh"]) + 80]
@@ -205,7 +247,6 @@ def test_a_hand_edited_chinese_notebook_fails_naming_the_cell(tmp_path, monkeypa
     i = next(i for i, c in enumerate(edited.cells) if c.cell_type == "markdown")
     edited.cells[i].source += "手工修改。"
     monkeypatch.setattr(zh, "CHINESE", tmp_path)
-    monkeypatch.setattr(zh, "ROOT", tmp_path.parent)
     nbformat.write(edited, tmp_path / english.name)
     found = zh.drift(english)
     assert len(found) == 1 and f"{english.name} cell {i} (markdown" in found[0], found
