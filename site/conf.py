@@ -89,8 +89,15 @@ html_theme_options = {
     "show_navbar_depth": 1,
     "navigation_with_keys": False,
     "show_toc_level": 2,
+    # The header holds the course's links (Binder, download, the other edition); the search
+    # field stays in the sidebar, where the theme puts it.
+    "navbar_persistent": [],
+    "navbar_start": ["navbar-logo"],
+    "navbar_end": ["course-links.html"],
 }
 # default_mode: left empty, the theme logs "Got invalid theme mode" on every page.
+# The title is in the header: the sidebar keeps the search field and the course's pages.
+html_sidebars = {"**": ["search-button-field.html", "sbt-sidebar-nav.html"]}
 html_context = {"course_words": WORDS, "default_mode": "auto"}
 
 
