@@ -14,7 +14,7 @@ STAMP  := $(VENV)/.installed
 TEST_ENV := RNNLIB_SMOKE=1 RNNLIB_STRICT_CHECKS=1 RNNLIB_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg PYDEVD_DISABLE_FILE_VALIDATION=1
 WORKERS ?= 2
 
-.PHONY: lab test test-avx2 venv outputs results data student zh lint clean
+.PHONY: lab test test-avx2 venv outputs results data student zh lint site clean
 
 venv: $(STAMP)
 
@@ -78,6 +78,11 @@ zh: $(STAMP)
 # and student/zh-CN/ (Chinese).
 student: $(STAMP)
 	$(BIN)/python scripts/make_student.py
+
+# The course as a website in build/site/ (English; Chinese under zh-CN/), from the notebooks as
+# stored: nothing is executed, nothing fetched (scripts/build_site.py, site/conf.py).
+site: $(STAMP)
+	$(BIN)/python scripts/build_site.py
 
 # Re-create data/ from the named package versions (needs the network, never needed to learn).
 data: $(STAMP)
