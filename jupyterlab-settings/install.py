@@ -12,7 +12,6 @@ language pack. The English edition keeps the learner's own user settings.
 """
 
 import json
-
 import shutil
 import sys
 from pathlib import Path

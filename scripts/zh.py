@@ -127,6 +127,11 @@ def rewrite_links(text: str) -> str:
     return _LINK.sub(fix, text)
 
 
+def _shown(path: Path) -> Path:
+    """A path as messages name it: relative to the repository when it is inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
 def problems(english: Path) -> list[str]:
     """Why the Chinese twin of ``english`` cannot be generated: [] when it can."""
     try:
@@ -134,8 +139,8 @@ def problems(english: Path) -> list[str]:
     except ZhError as e:
         return [str(e)]
     nb = nbformat.read(english, as_version=4)
-    store = store_of(english).relative_to(ROOT)
-    twin = chinese_of(english).relative_to(ROOT)
+    store = _shown(store_of(english))
+    twin = _shown(chinese_of(english))
     by_id: dict[str, Entry] = {}
     found = []
     for e in entries:
@@ -186,7 +191,7 @@ def drift(english: Path) -> list[str]:
     """How the committed Chinese twin differs from what ``build`` makes now: [] when it does
     not (a hand edit, a changed English code cell or output, a translation not yet built)."""
     path = chinese_of(english)
-    name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    name = _shown(path)
     if not path.is_file():
         return [f"{name} is missing: {REGENERATE}"]
     committed = nbformat.read(path, as_version=4)

@@ -146,9 +146,10 @@ def copy_notebooks(app, exception) -> None:
 # this edition (a relative link Sphinx resolves), a page of the other edition (a plain URL), a
 # diagram (staged under figures/), or anything else in the repository (its page on GitHub).
 
-MD_LINK = re.compile(r"(?P<bang>!?)\[(?P<text>(?:[^\[\]]|\[[^\]]*\])*)\]\((?P<target>[^)\s]+)\)")
+# A markdown link or image, or an HTML src/href attribute.
+LINK = re.compile(r"(?P<bang>!?)\[(?P<text>(?:[^\[\]]|\[[^\]]*\])*)\]\((?P<target>[^)\s]+)\)"
+                  r"|(?P<attr>\b(?:src|href)=[\"'])(?P<attr_target>[^\"']+)")
 REMOTE_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?:https?:)?//[^)\s]+\)")
-HTML_ATTR = re.compile(r"(?P<pre>\b(?:src|href)=[\"'])(?P<target>[^\"']+)")
 SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
 
 
@@ -184,24 +185,24 @@ def map_target(target: str, docname: str, html: bool = False) -> str | None:
 
 
 def rewrite_markdown(text: str, docname: str) -> str:
-    def markdown_link(m: re.Match) -> str:
-        target = m["target"]
-        new = map_target(target, docname)
+    """``text`` with its relative links pointed at the site (one pass: a link made here is never
+    rewritten again)."""
+    def link(m: re.Match) -> str:
+        if m["attr"]:  # src="..." or href="..." in HTML
+            new = map_target(m["attr_target"], docname, html=True)
+            return m["attr"] + (new if new is not None else m["attr_target"])
+        new = map_target(m["target"], docname)
         if new is None:
             return m.group(0)
         if new.endswith(".html") or ".html#" in new:  # the other edition: raw HTML, not a ref
             return f'<a href="{new}">{m["text"]}</a>'
         return f"{m['bang']}[{m['text']}]({new})"
 
-    def html_attr(m: re.Match) -> str:
-        new = map_target(m["target"], docname, html=True)
-        return m["pre"] + (new if new is not None else m["target"])
-
     # A remote image (the README's Binder badge) would be a request off the machine: its words.
     text = REMOTE_IMAGE.sub(lambda m: m["alt"], text)
-    text = MD_LINK.sub(markdown_link, text)
-    text = HTML_ATTR.sub(html_attr, text)
-    return text.replace("OWNER/rnn-course", REPOSITORY)
+    text = LINK.sub(link, text)
+    # The README's placeholder, in its GitHub and Binder URLs: this repository.
+    return re.sub(r"(?<=github\.com/)OWNER/rnn-course|(?<=/gh/)OWNER/rnn-course", REPOSITORY, text)
 
 
 def map_cell(cell: dict) -> None:
