@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlparse
+from urllib.parse import unquote, urlparse
 
 import pytest
 from conftest import ROOT
@@ -71,10 +71,24 @@ TYPESET = """async () => {
 }"""
 
 
+# Each notebook as the site was built from it (read when the build starts: the tests compare the
+# pages with these bytes, even if a notebook is regenerated while they run).
+BUILT_FROM: dict[Path, bytes] = {}
+
+
+def built(notebook: Path) -> bytes:
+    return BUILT_FROM[notebook]
+
+
+def built_json(notebook: Path) -> dict:
+    return json.loads(built(notebook).decode("utf-8"))
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     """The site, built once as `make site` builds it, into a temporary folder."""
     out = tmp_path_factory.mktemp("site")
+    BUILT_FROM.update({p: p.read_bytes() for p in ENGLISH + CHINESE})
     built = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "build_site.py"), "--out", str(out / "site"),
          "--work", str(out / "src")],
@@ -241,11 +255,11 @@ def test_diagrams_and_figures_load(visit):
         assert not broken, f"{path}: images that did not load: {broken}"
     for edition in EDITIONS:
         for path, notebook in notebook_pages(edition).items():
-            diagrams = set(re.findall(DIAGRAM, notebook.read_text(encoding="utf-8")))
+            diagrams = set(re.findall(DIAGRAM, built(notebook).decode("utf-8")))
             shown = {Path(i["src"]).name for i in visit.shown[path]["images"]}
             missing = {Path(d).name for d in diagrams} - shown
             assert not missing, f"{path}: diagrams not shown: {missing}"
-            figures = sum(1 for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+            figures = sum(1 for cell in built_json(notebook)["cells"]
                           for output in cell.get("outputs", [])
                           if "image/png" in output.get("data", {}))
             pngs = sum(1 for i in visit.shown[path]["images"] if i["src"].endswith(".png"))
@@ -255,7 +269,7 @@ def test_diagrams_and_figures_load(visit):
 def test_solutions_start_collapsed(visit):
     for edition in EDITIONS:
         for path, notebook in notebook_pages(edition).items():
-            cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+            cells = built_json(notebook)["cells"]
             solutions = sum("solution" in c["metadata"].get("tags", []) for c in cells)
             shown = visit.shown[path]
             assert shown["solution_cells"] == solutions, (path, shown["solution_cells"], solutions)
@@ -265,7 +279,7 @@ def test_solutions_start_collapsed(visit):
 
 def test_each_notebook_page_links_binder_its_notebook_and_the_other_edition(visit, site, server):
     base, _ = server
-    for edition, (prefix, _) in EDITIONS.items():
+    for edition in EDITIONS:
         other_prefix, other_notebooks = EDITIONS["zh-CN" if edition == "en" else "en"]
         for path, notebook in notebook_pages(edition).items():
             shown = visit.shown[path]
@@ -274,7 +288,7 @@ def test_each_notebook_page_links_binder_its_notebook_and_the_other_edition(visi
                                 rf"\?urlpath=lab/tree/{re.escape(repo_path)}", shown["binder"] or ""), \
                 f"{path}: Binder link {shown['binder']}"
             download = local_file(site, base, shown["download"])
-            assert download.read_bytes() == notebook.read_bytes(), f"{path}: download {download}"
+            assert download.read_bytes() == built(notebook), f"{path}: download {download}"
             if other_notebooks:
                 switch = local_file(site, base, shown["switch"])
                 twin = site / f"{other_prefix}notebooks/{notebook.stem}.html"
@@ -284,7 +298,7 @@ def test_each_notebook_page_links_binder_its_notebook_and_the_other_edition(visi
 
 def test_navigation_follows_the_course_order(visit, server):
     base, _ = server
-    for edition, (prefix, notebooks) in EDITIONS.items():
+    for prefix, notebooks in EDITIONS.values():
         if not notebooks:
             continue
         order = [f"{base}{prefix}notebooks/{p.stem}.html" for p in notebooks]
