@@ -177,3 +177,23 @@ def test_beam_decode_rejects_a_beam_that_is_not_a_positive_whole_number():
     for bad in (0, 2.5, True):
         with pytest.raises(ValueError, match="beam should be a whole number"):
             seq2seq.beam_decode(model, source, 1, 2, 4, beam=bad)
+
+
+def test_recorded_grid_has_the_notebooks_settings_and_trains_longer():
+    """results/seq2seq-grid.json is notebook 11's experiment with more steps: every other
+    setting must be the notebook's (its parameters cell, learner mode)."""
+    import json
+    from pathlib import Path
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    parameters = {}
+    exec(nbformat.read(root / "notebooks" / "11-seq2seq.ipynb", as_version=4).cells[1].source,
+         {}, parameters)
+    recorded = json.loads((root / "results" / "seq2seq-grid.json").read_text())["settings"]
+    same = {"hidden": "HIDDEN", "embed": "EMBED", "batch": "BATCH", "lr": "LR",
+            "n_dates": "N_DATES", "date_steps": "DATE_STEPS", "n_reverse": "N_REVERSE",
+            "max_length": "MAX_LENGTH"}
+    assert {k: recorded[k] for k in same} == {k: parameters[v] for k, v in same.items()}
+    assert recorded["reverse_steps"] >= parameters["REVERSE_STEPS"]
