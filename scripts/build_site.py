@@ -128,7 +128,7 @@ def build(out: Path, work: Path) -> list[str]:
     outs = {"en": out, "zh-CN": out / "zh-CN"}
     for name, entry in editions.items():
         entry["out"] = str(outs[name])
-    manifest = {"repository": REPOSITORY, "branch": BRANCH, "editions": editions,
+    manifest = {"root": str(ROOT), "repository": REPOSITORY, "branch": BRANCH, "editions": editions,
                 "jieba_dict": jieba_dictionary(work)}
     manifest_path = work / "manifest.json"
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")

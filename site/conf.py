@@ -27,6 +27,7 @@ OTHER_NAME = next((name for name in MANIFEST["editions"] if name != EDITION), No
 OTHER = MANIFEST["editions"].get(OTHER_NAME) if OTHER_NAME else None
 REPOSITORY = MANIFEST["repository"]  # owner/name on GitHub
 BRANCH = MANIFEST["branch"]
+REPOSITORY_ROOT = Path(MANIFEST["root"])  # the checkout the site is built from
 ZH = EDITION == "zh-CN"
 
 # The words of the pages, in the edition's language.
@@ -35,17 +36,18 @@ WORDS = {
            "switch": "中文版", "switch_lang": "zh-CN", "show_solution": "Show the solution",
            "hide_solution": "Hide the solution", "show_code": "Show code cell source",
            "hide_code": "Hide code cell source", "bar": "This page elsewhere",
-           "title": "Recurrent neural networks"},
+           "title": "Recurrent neural networks",
+           "copyright": "the course's authors; code MIT, the data under their own licenses"},
     "zh-CN": {"binder": "在 Binder 上用 JupyterLab 打开", "download": "下载笔记本 (.ipynb)",
               "switch": "English", "switch_lang": "en", "show_solution": "显示参考答案",
               "hide_solution": "隐藏参考答案", "show_code": "显示代码",
               "hide_code": "隐藏代码", "bar": "本页的其他形式",
-              "title": "循环神经网络"},
+              "title": "循环神经网络",
+              "copyright": "课程作者；代码采用 MIT 许可，数据沿用各自的许可"},
 }[EDITION]
 
 project = WORDS["title"]
-author = "the course's authors"
-copyright = "the course's authors (code MIT; the data keep their own licenses)"
+copyright = WORDS["copyright"]
 language = "zh_CN" if ZH else "en"
 extensions = ["myst_nb"]
 root_doc = "index"
@@ -94,10 +96,11 @@ html_theme_options = {
     "navbar_persistent": [],
     "navbar_start": ["navbar-logo"],
     "navbar_end": ["course-links.html"],
+    "footer_content_items": ["copyright.html"],  # no author line ("Author name not set")
 }
-# default_mode: left empty, the theme logs "Got invalid theme mode" on every page.
 # The title is in the header: the sidebar keeps the search field and the course's pages.
 html_sidebars = {"**": ["search-button-field.html", "sbt-sidebar-nav.html"]}
+# default_mode: left empty, the theme logs "Got invalid theme mode" on every page.
 html_context = {"course_words": WORDS, "default_mode": "auto"}
 
 
@@ -180,7 +183,9 @@ def map_target(target: str, docname: str, html: bool = False) -> str | None:
         return _relative(prefix + there[resolved], docname) + ".html" + anchor
     if resolved.startswith("notebooks/figures/"):
         return _relative("figures/" + resolved.removeprefix("notebooks/figures/"), docname)
-    kind = "tree" if path.endswith("/") else "blob"
+    if not (REPOSITORY_ROOT / resolved).exists():
+        return None  # left as it is: Sphinx says the link is broken, and the build fails
+    kind = "tree" if (REPOSITORY_ROOT / resolved).is_dir() else "blob"
     return f"https://github.com/{REPOSITORY}/{kind}/{BRANCH}/{resolved}{anchor}"
 
 
