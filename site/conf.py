@@ -64,9 +64,6 @@ nb_code_prompt_show = WORDS["show_code"]
 nb_code_prompt_hide = WORDS["hide_code"]
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
-# The notebooks' headings are theirs to choose: a section may go from H1 to H3 (notebooks
-# are checked by their own tests, not by the website's).
-suppress_warnings = ["myst.header"]
 
 # Chinese search: Sphinx splits Chinese text into words with jieba (without it, no Chinese word
 # is indexed at all); the glossary's terms are added to jieba's dictionary so that 隐状态 or
