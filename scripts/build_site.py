@@ -52,14 +52,6 @@ def toctree(docs: list[str], caption: str) -> str:
     return f"\n\n```{{toctree}}\n:hidden:\n:maxdepth: 1\n:caption: {caption}\n\n{lines}\n```\n"
 
 
-def chinese_index(notebooks: list[Path]) -> str:
-    """The Chinese home page when README.zh-CN.md does not exist yet: the Chinese notebooks."""
-    items = "\n".join(f"- [{notebook_title(p)}](notebooks/{p.name})" for p in notebooks)
-    return ("# 循环神经网络：从朴素 RNN 到 LSTM 与 GRU\n\n"
-            "这门开放课程的中文版：每个笔记本都附有英文版的存储输出。\n\n"
-            f"## 笔记本\n\n{items}\n")
-
-
 def stage(edition: str, work: Path) -> dict | None:
     """Copy one edition's sources to ``work/edition``; its manifest entry (None: no notebooks)."""
     folder = ROOT / "notebooks" if edition == "en" else ROOT / "notebooks" / "zh-CN"
@@ -69,41 +61,23 @@ def stage(edition: str, work: Path) -> dict | None:
     src = work / edition
     (src / "notebooks").mkdir(parents=True)
     shutil.copytree(ROOT / "notebooks" / "figures", src / "figures")
-    docs: dict[str, str | None] = {}
+    docs: dict[str, str] = {}
     for path in notebooks:
         shutil.copyfile(path, src / "notebooks" / path.name)
         docs[f"notebooks/{path.stem}"] = path.relative_to(ROOT).as_posix()
     readme = ROOT / ("README.md" if edition == "en" else "README.zh-CN.md")
-    if readme.exists():
-        home = readme.read_text(encoding="utf-8")
-        docs["index"] = readme.name
-    else:
-        home = chinese_index(notebooks)
-        docs["index"] = None  # generated: its links are already the site's
+    home = readme.read_text(encoding="utf-8")
+    docs["index"] = readme.name
     caption = "Notebooks" if edition == "en" else "笔记本"
     home += toctree([f"notebooks/{p.stem}" for p in notebooks], caption)
     (src / "index.md").write_text(home, encoding="utf-8")
     return {"src": str(src), "docs": docs}
 
 
-def jieba_dictionary(work: Path) -> str | None:
+def jieba_dictionary(work: Path) -> str:
     """The glossary's Chinese terms as a jieba user dictionary, so that search finds them."""
     glossary = ROOT / "notebooks" / "zh-CN" / "glossary.toml"
-    if not glossary.exists():
-        return None
-    terms: set[str] = set()
-
-    def collect(value) -> None:
-        if isinstance(value, dict):
-            if isinstance(value.get("zh"), str):
-                terms.add(value["zh"])
-            for item in value.values():
-                collect(item)
-        elif isinstance(value, list):
-            for item in value:
-                collect(item)
-
-    collect(tomllib.loads(glossary.read_text(encoding="utf-8")))
+    terms = {t["zh"] for t in tomllib.loads(glossary.read_text(encoding="utf-8"))["term"]}
     words = sorted(t for t in terms if t and re.fullmatch(r"[\u4e00-\u9fff]+", t))
     path = work / "jieba-glossary.txt"
     path.write_text("".join(f"{w} 1000 n\n" for w in words), encoding="utf-8")

@@ -73,15 +73,22 @@ def chromium() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser():
+def require_chromium(test: str) -> str:
+    """Chromium's path; without one, skip ``test`` saying why (fail it in CI, where
+    RNNLIB_REQUIRE_BROWSER=1)."""
     path = chromium()
     if path is None:
-        message = ("no Chromium found for the browser test: install Debian's `chromium` "
+        message = (f"no Chromium found for the {test}: install Debian's `chromium` "
                    "(apt-get install chromium) or set RNNLIB_CHROMIUM to a Chromium binary")
         if os.environ.get("RNNLIB_REQUIRE_BROWSER") == "1":
             pytest.fail(message)
         pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    path = require_chromium("browser test")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

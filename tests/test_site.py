@@ -35,7 +35,7 @@ from urllib.parse import unquote, urlparse
 import pytest
 from conftest import ROOT
 from filelock import FileLock
-from test_browser import CHROMIUM_FLAGS, chromium
+from test_browser import CHROMIUM_FLAGS, require_chromium
 
 pytestmark = pytest.mark.xdist_group("site")  # what it should be, once xdist groups again
 
@@ -193,13 +193,7 @@ class Visit:
 
 def read_in_chromium(site: Path) -> dict:
     """Serve the site on localhost and open each of its pages, then search both editions."""
-    path = chromium()
-    if path is None:
-        message = ("no Chromium found for the website test: install Debian's `chromium` "
-                   "(apt-get install chromium) or set RNNLIB_CHROMIUM to a Chromium binary")
-        if os.environ.get("RNNLIB_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+    path = require_chromium("website test")
     from playwright.sync_api import sync_playwright
 
     answered: list = []
