@@ -355,7 +355,7 @@ ZH_MENU = "() => Array.from(document.querySelectorAll('.lm-MenuBar-itemLabel')).
 
 @pytest.mark.notebook
 def test_chinese_edition_runs_in_jupyterlab_in_chinese(browser, lab_zh):
-    """Two Chinese notebooks in the Chinese interface: 00, and the student copy of 04 (its
+    """Two Chinese notebooks in the Chinese interface: 00, and the student copy of 01 (its
     diagram comes from ../figures/, its exercises are left undone)."""
     import nbformat
 
@@ -373,14 +373,14 @@ def test_chinese_edition_runs_in_jupyterlab_in_chinese(browser, lab_zh):
     assert "文件" in menus and "编辑" in menus, f"JupyterLab's menus are not in Chinese: {menus}"
     errors, _ = run_all_cells(browser, lab_zh, "notebooks/zh-CN/00-welcome.ipynb")
     assert not errors, f"zh-CN/00-welcome.ipynb showed errors in JupyterLab: {errors}"
-    twin = ROOT / "notebooks" / "zh-CN" / "04-lstm.ipynb"
+    twin = ROOT / "notebooks" / "zh-CN" / "01-sequences.ipynb"
     nbformat.write(student_copy(nbformat.read(twin, as_version=4)),
-                   root / "notebooks" / "zh-CN" / "student-04-lstm.ipynb")
+                   root / "notebooks" / "zh-CN" / "student-01-sequences.ipynb")
     expected = len(re.findall(r"!\[[^\]]*\]\((\.\./figures/[^)\s]+\.svg)\)", twin.read_text()))
     checks: list[str] = []
-    errors, images = run_all_cells(browser, lab_zh, "notebooks/zh-CN/student-04-lstm.ipynb",
+    errors, images = run_all_cells(browser, lab_zh, "notebooks/zh-CN/student-01-sequences.ipynb",
                                    expected, checks=checks)
-    assert not errors, f"the Chinese student copy of 04 stopped: {errors}"
+    assert not errors, f"the Chinese student copy of 01 stopped: {errors}"
     assert checks and all("not written yet" in text for text in checks), checks
     assert expected and len(images) == expected and all(i["loaded"] for i in images), \
-        f"zh-CN 04: {expected} diagrams referenced, JupyterLab shows {images}"
+        f"zh-CN 01: {expected} diagrams referenced, JupyterLab shows {images}"
