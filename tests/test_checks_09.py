@@ -308,3 +308,18 @@ def test_ar_longer_horizon_binds_the_measurement_on_the_stub_and_a_wrong_answer(
     assert "scores about" in capsys.readouterr().out
     assert checks.beyond.ar_longer_horizon("more", right, **CANDIDATES) == ("more", right)
     assert "\N{CHECK MARK}" in capsys.readouterr().out
+
+
+def test_stored_persistence_figure_is_the_persistence_of_the_test_months():
+    """The notebook's test persistence, forecast window by window, equals the exercise's
+    persistence RMSE over the test months: the windows cover every test month, once."""
+    import nbformat
+
+    from rnnlib import data
+    from rnnlib.course import repo_file
+
+    years, spots = data.load_sunspots()
+    i_test = int(np.searchsorted(years, 1980))
+    stored = nbformat.read(repo_file("notebooks/09-beyond.ipynb"), as_version=4)
+    reported = stored.metadata["rnnlib"]["outputs"]["figures"]["sunspots_persistence_rmse"]
+    assert reported == pytest.approx(persistence_rmse_of(spots[i_test - H:], H), rel=1e-4)
