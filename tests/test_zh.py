@@ -184,13 +184,13 @@ def _standalone(text: str, term: str, longer: list[str]) -> int:
     """Where ``term`` first appears in ``text`` other than inside a longer glossary term
     (门控 inside 门控循环单元); -1 if nowhere."""
     for m in re.finditer(re.escape(term), text):
-        if not any(text[max(0, m.start() - len(y)):m.end() + len(y)].find(y) != -1
-                   and _covers(text, m.start(), term, y) for y in longer):
+        if not any(_covers(text, m.start(), term, y) for y in longer):
             return m.start()
     return -1
 
 
 def _covers(text: str, at: int, term: str, longer: str) -> bool:
+    """Whether the ``term`` found at ``at`` is part of an occurrence of ``longer``."""
     offset = longer.find(term)
     while offset != -1:
         if text[at - offset: at - offset + len(longer)] == longer:
