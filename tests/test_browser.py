@@ -201,9 +201,14 @@ def served_copy(root):
         nbformat.write(nb, path)
 
 
+def answering(lab: Lab) -> Lab:
+    if lab.hung():  # the test it hung in has failed already, saying why
+        lab.restart()
+    return lab
+
+
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A JupyterLab server on localhost, serving a copy of the course."""
+def lab_server(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     served_copy(root)
     lab = Lab(root)
@@ -211,8 +216,14 @@ def lab(tmp_path_factory):
     lab.stop()
 
 
+@pytest.fixture
+def lab(lab_server):
+    """A JupyterLab server on localhost, serving a copy of the course."""
+    return answering(lab_server)
+
+
 @pytest.fixture(scope="module")
-def lab_zh(tmp_path_factory):
+def lab_zh_server(tmp_path_factory):
     """The same, with JupyterLab's interface in Chinese, as ``make lab LANG=zh_CN`` opens it."""
     import json
 
@@ -225,6 +236,11 @@ def lab_zh(tmp_path_factory):
     lab = Lab(root, JUPYTERLAB_SETTINGS_DIR=str(settings))
     yield lab
     lab.stop()
+
+
+@pytest.fixture
+def lab_zh(lab_zh_server):
+    return answering(lab_zh_server)
 
 
 def shutdown_kernels(lab: Lab) -> None:
@@ -310,8 +326,6 @@ def run_all_cells(browser, lab: Lab, relative_path: str, diagrams: int = 0,
     A server that stops answering is not the notebook's doing: the run then goes once more on a
     fresh server, with a warning that carries the hung server's stacks and log (two hangs in a
     row fail the test with them)."""
-    if lab.hung():  # an earlier test's hang has failed that test already
-        lab.restart()
     try:
         return run_all_cells_once(browser, lab, relative_path, diagrams, checks)
     except ServerHung as hang:
