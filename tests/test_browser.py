@@ -128,6 +128,7 @@ class Lab:
             [sys.executable, "-c", SERVER, "--no-browser", f"--port={port}",
              "--ServerApp.ip=127.0.0.1", "--ServerApp.allow_root=True",
              f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
+             f"--LabApp.workspaces_dir={self.root / 'workspaces'}",
              "--LabApp.expose_app_in_browser=True"],  # news and updates: the course's overrides
             env=smoke_env(RNNLIB_STRICT_CHECKS="0", **self.env), stdout=self.log,
             stderr=subprocess.STDOUT)
@@ -136,6 +137,14 @@ class Lab:
             if self.server.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("JupyterLab did not start:\n" + self.log_tail())
             time.sleep(0.5)
+
+    def page_url(self, path: str = "") -> str:
+        """``path`` opened in a workspace of its own. A page in the default workspace reopens
+        every notebook that pages before it opened, each with a kernel, and may put one of them
+        in front of ``path``."""
+        workspace = f"run-{secrets.token_hex(4)}"
+        tree = f"/tree/{path}" if path else ""
+        return f"{self.url}/lab/workspaces/{workspace}{tree}?token={self.token}"
 
     def answers(self, timeout: float | None = None) -> bool:
         try:
@@ -296,7 +305,7 @@ def wait_until_done_or_stalled(page, lab: Lab, deadline: float) -> bool:
 
 DIAGRAM = r"!\[[^\]]*\]\((figures/[^)\s]+\.svg)\)"
 # Every image of the rendered markdown, scrolled into view (a windowed notebook loads lazily).
-# Only the notebook in front: JupyterLab's workspace may keep earlier notebooks open in tabs.
+# Only the notebook in front.
 IMAGES = f"""() => {{ const w = {CURRENT};
   const imgs = Array.from(w ? w.node.querySelectorAll('.jp-MarkdownOutput img') : []);
   imgs.forEach(i => i.scrollIntoView());
@@ -341,7 +350,7 @@ def run_all_cells_once(browser, lab: Lab, relative_path: str, diagrams: int,
                        checks: list | None) -> tuple[list, list]:
     page = browser.new_page()
     try:
-        page.goto(f"{lab.url}/lab/tree/{relative_path}?token={lab.token}")
+        page.goto(lab.page_url(relative_path))
         page.wait_for_function(KERNEL_READY, timeout=120_000)
         page.wait_for_function(ALL_CLEARED, timeout=30_000)  # the served copies have no outputs
         # Commands return promises: start this one without awaiting it (a stuck one would hang
@@ -437,7 +446,7 @@ def test_a_server_that_stops_answering_is_replaced_and_the_run_goes_again(browse
                     "    os.kill(os.getppid(), signal.SIGSTOP)  # the kernel's parent: the server"),
                 nbformat.v4.new_code_cell("x = 1")]
     nbformat.write(nb, lab.root / "hangs-once.ipynb")
-    monkeypatch.setattr(lab, "patience", 2)
+    monkeypatch.setattr(lab, "patience", 5)
     monkeypatch.setattr(sys.modules[__name__], "SERVER_CHECK_S", 2)
     restarts = lab.restarts
     with pytest.warns(UserWarning, match="run again on a fresh JupyterLab server"):
@@ -451,16 +460,15 @@ def test_jupyterlab_opens_without_the_jupyter_news_prompt(browser, lab):
     update check off, as `make lab` and Binder install them."""
     import json
 
-    url, token = lab.url, lab.token
     plugin = "@jupyterlab/apputils-extension:notification"
-    with urllib.request.urlopen(f"{url}/lab/api/settings/{plugin}?token={token}",
+    with urllib.request.urlopen(f"{lab.url}/lab/api/settings/{plugin}?token={lab.token}",
                                 timeout=30) as response:
         defaults = json.load(response)["schema"]["properties"]  # overrides set the defaults
     assert defaults["fetchNews"]["default"] == "false"  # JupyterLab's own default: "none", ask
     assert defaults["checkForUpdates"]["default"] is False
     page = browser.new_page()
     try:
-        page.goto(f"{url}/lab/tree/notebooks/00-welcome.ipynb?token={token}")
+        page.goto(lab.page_url("notebooks/00-welcome.ipynb"))
         page.wait_for_function(KERNEL_READY, timeout=120_000)
         page.wait_for_timeout(5000)  # the prompt, when it comes, comes in the first seconds
         assert "official Jupyter news" not in page.inner_text("body")
@@ -495,10 +503,10 @@ def test_chinese_edition_runs_in_jupyterlab_in_chinese(browser, lab_zh):
     sys.path.insert(0, str(ROOT / "scripts"))
     from make_student import student_copy
 
-    url, token, root = lab_zh.url, lab_zh.token, lab_zh.root
+    root = lab_zh.root
     page = browser.new_page()
     try:
-        page.goto(f"{url}/lab?token={token}")
+        page.goto(lab_zh.page_url())
         page.wait_for_function(f"() => ({ZH_MENU})().length > 0", timeout=120_000)
         menus = page.evaluate(ZH_MENU)
     finally:
