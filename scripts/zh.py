@@ -1,13 +1,14 @@
 """The Chinese edition (中文版): generated from the English notebooks and a translation store.
 
     python scripts/zh.py build [NN ...]    # make zh: write notebooks/zh-CN/NN-topic.ipynb
-    python scripts/zh.py skeleton NN       # add the untranslated cells of NN to its store
+    python scripts/zh.py skeleton NN       # add NN's untranslated cells and comments to its store
     python scripts/zh.py status            # what is missing or stale, notebook by notebook
     python scripts/zh.py glossary          # write notebooks/zh-CN/GLOSSARY.md from glossary.toml
 
 The English notebooks are the only place code is written. A Chinese notebook is its English
 notebook with each markdown cell replaced by its translation from
-``notebooks/zh-CN/translations/NN-topic.md``; code cells and their outputs are the English ones.
+``notebooks/zh-CN/translations/NN-topic.md``, and each code comment by its translation from
+``NN-topic.comments.toml`` beside it; the code itself and the outputs are the English ones.
 Each translation is keyed to its English cell by the cell's id and a hash of the English text
 it translates::
 
@@ -24,6 +25,15 @@ When an English markdown cell changes, its hash no longer matches: ``build`` ref
 notebook, the cell and the store entry to update, so the two editions cannot drift. ``skeleton``
 adds a ``todo`` entry holding the English text for every cell that has none, and changes no
 other entry.
+
+A comment's translation is keyed by the English comment itself (after the ``#``), so a code
+change that keeps a comment keeps its translation::
+
+    "the first step sees only the input" = "第一步只看到输入"
+
+An empty translation is still to do (``skeleton`` adds one for each new comment); one equal to
+the English keeps it (a formula, a name). Linter directives (``# noqa: ...``) and comments with
+no letters stay as they are.
 """
 
 from __future__ import annotations
@@ -31,8 +41,10 @@ from __future__ import annotations
 import argparse
 import copy
 import hashlib
+import io
 import re
 import sys
+import tokenize
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +63,9 @@ _HEADER = re.compile(r"^<!-- cell (?P<id>\S+) sha (?P<sha>[0-9a-f]{12})(?P<todo>
 # Relative targets of markdown links and images, and of HTML src/href attributes.
 _LINK = re.compile(r"(?P<pre>\]\(|\b(?:src|href)=[\"'])(?P<target>[^)\"'\s]+)")
 _NOTEBOOK_LINK = re.compile(r"^\d\d-[\w-]+\.ipynb(#.*)?$")
+
+
+_DIRECTIVE = re.compile(r"^(noqa|type:|fmt:|pragma|ruff:)")
 
 
 class ZhError(Exception):
@@ -81,6 +96,72 @@ def store_of(english: Path) -> Path:
 
 def chinese_of(english: Path) -> Path:
     return CHINESE / english.name
+
+
+def comments_store_of(english: Path) -> Path:
+    return STORE / f"{english.stem}.comments.toml"
+
+
+def _comment_tokens(source: str) -> list[tokenize.TokenInfo]:
+    return [t for t in tokenize.generate_tokens(io.StringIO(source).readline)
+            if t.type == tokenize.COMMENT]
+
+
+def _split_comment(token: str) -> tuple[str, str]:
+    """``"#  text"`` as its marker ``"#  "`` and its text ``"text"``."""
+    marker = re.match(r"#+\s*", token).group(0)
+    return marker, token[len(marker):]
+
+
+def translatable(text: str) -> bool:
+    return bool(re.search(r"[A-Za-z]", text)) and not _DIRECTIVE.match(text)
+
+
+def english_comments(nb: nbformat.NotebookNode) -> dict[str, int]:
+    """Each translatable comment of the notebook's code cells, with the first cell it is in."""
+    found: dict[str, int] = {}
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            for token in _comment_tokens(cell.source):
+                text = _split_comment(token.string)[1].rstrip()
+                if translatable(text):
+                    found.setdefault(text, i)
+    return found
+
+
+def read_comments(english: Path) -> dict[str, str]:
+    path = comments_store_of(english)
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise ZhError(f"{path.relative_to(ROOT)}: {e}") from None
+
+
+def _toml_string(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\t", "\\t")
+    return f'"{escaped}"'
+
+
+def format_comments(english: Path, translations: dict[str, str]) -> str:
+    lines = [f"# The code comments of {english.name} in Chinese: \"English\" = \"中文\" "
+             "(see scripts/zh.py).", ""]
+    lines += [f"{_toml_string(en)} = {_toml_string(cn)}" for en, cn in translations.items()]
+    return "\n".join(lines) + "\n"
+
+
+def translate_comments(source: str, translations: dict[str, str]) -> str:
+    """``source`` with each translatable comment replaced by its translation."""
+    lines = source.split("\n")
+    for token in reversed(_comment_tokens(source)):  # from the end: columns stay valid
+        marker, text = _split_comment(token.string)
+        if translatable(text.rstrip()):
+            row, col = token.start[0] - 1, token.start[1]
+            line = lines[row]
+            lines[row] = (line[:col] + marker + translations[text.rstrip()]
+                          + line[col + len(token.string):])
+    return "\n".join(lines)
 
 
 def parse_store(text: str) -> list[Entry]:
@@ -165,6 +246,30 @@ def problems(english: Path) -> list[str]:
         if e.cell_id not in markdown:
             found.append(f"{store}: cell {e.cell_id} is not a markdown cell of {english.name} "
                          "any more: remove its entry")
+    return found + comment_problems(english, nb)
+
+
+def comment_problems(english: Path, nb: nbformat.NotebookNode) -> list[str]:
+    try:
+        translations = read_comments(english)
+    except ZhError as e:
+        return [str(e)]
+    store = _shown(comments_store_of(english))
+    twin = _shown(chinese_of(english))
+    found = []
+    comments = english_comments(nb)
+    for text, i in comments.items():
+        if text not in translations:
+            found.append(f"{twin} cell {i}: the comment \"{text}\" has no translation: add it "
+                         f"to {store} (python scripts/zh.py skeleton {english.stem[:2]}), then "
+                         f"{REGENERATE}")
+        elif not translations[text].strip():
+            found.append(f"{twin} cell {i}: the comment \"{text}\" is not translated yet in "
+                         f"{store}: translate it, then {REGENERATE}")
+    for text in translations:
+        if text not in comments:
+            found.append(f"{store}: \"{text}\" is not a comment of {english.name} any more: "
+                         "remove it")
     return found
 
 
@@ -174,11 +279,14 @@ def build(english: Path) -> nbformat.NotebookNode:
     if found:
         raise ZhError("\n".join(found))
     by_id = {e.cell_id: e for e in read_store(english)}
+    comments = read_comments(english)
     nb = nbformat.read(english, as_version=4)
     twin = copy.deepcopy(nb)
     for cell in twin.cells:
         if cell.cell_type == "markdown":
             cell.source = rewrite_links(by_id[cell.id].text)
+        elif cell.cell_type == "code":
+            cell.source = translate_comments(cell.source, comments)
     twin.metadata.pop("rnnlib", None)  # the stored-output fingerprint belongs to the English
     return twin
 
@@ -232,6 +340,11 @@ def skeleton(english: Path) -> int:
     ordered.extend(by_id.values())  # orphans stay until someone removes them
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(format_store(ordered), encoding="utf-8")
+    translations = read_comments(english)
+    merged = {text: translations.pop(text, "") for text in english_comments(nb)}
+    added += sum(not cn for cn in merged.values())
+    merged.update(translations)  # orphans stay here too
+    comments_store_of(english).write_text(format_comments(english, merged), encoding="utf-8")
     return added
 
 
@@ -275,7 +388,8 @@ def main(argv: list[str] | None = None) -> int:
     failed = 0
     for english in _select(args.notebooks):
         if args.command == "skeleton":
-            print(f"{store_of(english).relative_to(ROOT)}: {skeleton(english)} cells to translate")
+            print(f"{store_of(english).relative_to(ROOT)}: {skeleton(english)} cells and "
+                  "comments to translate")
         elif args.command == "status":
             found = problems(english)
             found = found or drift(english)
