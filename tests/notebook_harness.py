@@ -9,11 +9,13 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import tokenize
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +33,16 @@ INLINE = "module://matplotlib_inline.backend_inline"
 def notebooks() -> list[Path]:
     """The course's notebooks, in order."""
     return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]-*.ipynb"))
+
+
+def code_tokens(source: str) -> list[tuple[int, str]]:
+    """A code cell's tokens without comments and layout: equal means the same code."""
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
+    try:
+        return [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(source).readline)
+                if t.type not in skip]
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        return [(0, line) for line in source.splitlines() if not line.lstrip().startswith("#")]
 
 
 def code_hash(nb: nbformat.NotebookNode) -> str:

@@ -6,7 +6,7 @@ import sys
 import nbformat
 import pytest
 from conftest import ROOT
-from notebook_harness import notebooks, run_allowing_errors
+from notebook_harness import code_tokens, notebooks, run_allowing_errors
 
 sys.path.insert(0, str(ROOT / "scripts"))
 from make_student import student_copy  # noqa: E402
@@ -67,14 +67,16 @@ def test_make_student_writes_every_notebook_and_the_diagrams_they_show(tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
     for path in (ROOT / "notebooks" / "figures").glob("*.svg"):
         assert (tmp_path / "figures" / path.name).read_bytes() == path.read_bytes()
-    # The Chinese copies: the same cells as the English copies, prose aside, and their
-    # ../figures/ links find the diagrams copied above.
+    # The Chinese copies: the same cells as the English copies, prose and comments aside, and
+    # their ../figures/ links find the diagrams copied above.
     assert sorted(p.name for p in (tmp_path / "zh-CN").glob("*.ipynb")) == [p.name for p in NOTEBOOKS]
     for path in NOTEBOOKS:
         english = nbformat.read(tmp_path / path.name, as_version=4)
         chinese = nbformat.read(tmp_path / "zh-CN" / path.name, as_version=4)
-        assert [(c.cell_type, c.source if c.cell_type == "code" else c.id) for c in english.cells] \
-            == [(c.cell_type, c.source if c.cell_type == "code" else c.id) for c in chinese.cells]
+        def cells(nb):
+            return [(c.cell_type, code_tokens(c.source) if c.cell_type == "code" else c.id)
+                    for c in nb.cells]
+        assert cells(english) == cells(chinese), f"zh-CN/{path.name}: not the English cells"
         for target in re.findall(r"\]\((\.\./figures/[^)\s]+)\)",
                                  "".join(c.source for c in chinese.cells)):
             assert (tmp_path / "zh-CN" / target).is_file(), f"zh-CN/{path.name}: {target}"

@@ -10,11 +10,9 @@ Chinese notebook, the cell and what to run.
 
 from __future__ import annotations
 
-import io
 import re
 import shutil
 import sys
-import tokenize
 import tomllib
 from collections import Counter
 
@@ -25,6 +23,7 @@ from conftest import ROOT
 sys.path.insert(0, str(ROOT / "scripts"))
 import zh  # noqa: E402
 from learner_text import harness_language  # noqa: E402
+from notebook_harness import code_tokens  # noqa: E402
 
 ENGLISH = zh.english_notebooks()
 IDS = [p.stem for p in ENGLISH]
@@ -41,16 +40,6 @@ def prose(markdown: str) -> str:
 
 def figures(text: str) -> Counter:
     return Counter(re.sub(r"\s+", "", f) for f in _FIGURE.findall(text))
-
-
-def code_tokens(source: str) -> list[tuple[int, str]]:
-    """A code cell's tokens without comments and layout: equal means the same code."""
-    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT}
-    try:
-        return [(t.type, t.string) for t in tokenize.generate_tokens(io.StringIO(source).readline)
-                if t.type not in skip]
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        return [(0, line) for line in source.splitlines() if not line.lstrip().startswith("#")]
 
 
 def twin(english):
