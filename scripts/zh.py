@@ -108,9 +108,9 @@ def _comment_tokens(source: str) -> list[tokenize.TokenInfo]:
 
 
 def _split_comment(token: str) -> tuple[str, str]:
-    """``"#  text"`` as its marker ``"#  "`` and its text ``"text"``."""
+    """``"#  text "`` as its marker ``"#  "`` and its text ``"text"``."""
     marker = re.match(r"#+\s*", token).group(0)
-    return marker, token[len(marker):]
+    return marker, token[len(marker):].rstrip()
 
 
 def translatable(text: str) -> bool:
@@ -123,7 +123,7 @@ def english_comments(nb: nbformat.NotebookNode) -> dict[str, int]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             for token in _comment_tokens(cell.source):
-                text = _split_comment(token.string)[1].rstrip()
+                text = _split_comment(token.string)[1]
                 if translatable(text):
                     found.setdefault(text, i)
     return found
@@ -156,11 +156,10 @@ def translate_comments(source: str, translations: dict[str, str]) -> str:
     lines = source.split("\n")
     for token in reversed(_comment_tokens(source)):  # from the end: columns stay valid
         marker, text = _split_comment(token.string)
-        if translatable(text.rstrip()):
+        if translatable(text):
             row, col = token.start[0] - 1, token.start[1]
             line = lines[row]
-            lines[row] = (line[:col] + marker + translations[text.rstrip()]
-                          + line[col + len(token.string):])
+            lines[row] = line[:col] + marker + translations[text] + line[col + len(token.string):]
     return "\n".join(lines)
 
 

@@ -348,7 +348,7 @@ def run_all_cells(browser, lab: Lab, relative_path: str, diagrams: int = 0,
 
 def run_all_cells_once(browser, lab: Lab, relative_path: str, diagrams: int,
                        checks: list | None) -> tuple[list, list]:
-    page = browser.new_page()
+    page, hung = browser.new_page(), False
     try:
         page.goto(lab.page_url(relative_path))
         page.wait_for_function(KERNEL_READY, timeout=120_000)
@@ -371,19 +371,19 @@ def run_all_cells_once(browser, lab: Lab, relative_path: str, diagrams: int,
             pytest.fail(f"{relative_path}: the kernel died during the run: {state}")
         if checks is not None:
             checks.extend(page.evaluate(CHECK_OUTPUTS))
-        result = page.evaluate(ERRORS), diagrams_shown(page, diagrams) if diagrams else []
+        return page.evaluate(ERRORS), diagrams_shown(page, diagrams) if diagrams else []
     except ServerHung:
-        page.close()
+        hung = True
         raise
     except BaseException as failure:
-        page.close()
-        if lab.hung():
+        hung = lab.hung()
+        if hung:
             raise ServerHung(f"{type(failure).__name__}: {failure}\n{lab.diagnosis()}") from failure
-        shutdown_kernels(lab)
         raise
-    page.close()
-    shutdown_kernels(lab)
-    return result
+    finally:
+        page.close()
+        if not hung:  # a hung server is replaced with its kernels
+            shutdown_kernels(lab)
 
 
 @pytest.mark.notebook
